@@ -1,0 +1,497 @@
+"""The simulator's HTTP face: LINE Messaging API paths plus a control API and a chat page.
+
+LINE side (what the bot calls), each request validated with the SDK's own request models:
+  POST /v2/bot/message/reply | push | multicast | broadcast | narrowcast
+  GET  /v2/bot/message/progress/narrowcast?requestId=…
+  GET  /v2/bot/profile/<userId>          GET /v2/bot/message/<id>/content
+  GET  /v2/bot/message/quota             GET /v2/bot/message/quota/consumption
+  POST /v2/bot/richmenu                  POST /v2/bot/richmenu/<id>/content
+  POST /v2/bot/user/all/richmenu/<id>    POST /v2/bot/user/<userId>/richmenu/<id>
+  POST /v2/bot/chat/loading/start
+
+Control side (a stable contract for tests, benchmarks and the chat page):
+  POST /_sim/send      {"user", "text"|"postback"|"type": follow|unfollow|"image": base64}
+  GET  /_sim/messages  ?user=U…[&after=seq]  every message delivered to that user, oldest first
+  GET  /_sim/stats     request counts by endpoint and status
+  GET  /_sim/delivery-counts ?text=…  users reached by that text, and duplicate copies
+  GET  /_sim/richmenu  ?user=U…  the rich menu's actions that user sees
+  POST /_sim/config    {"faults": {...}, "rate_limits": {...}, "monthly_quota": N}
+  GET  /               the chat page
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from linebot.v3.messaging import (
+    BroadcastRequest,
+    MulticastRequest,
+    NarrowcastRequest,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    RichMenuRequest,
+    ShowLoadingAnimationRequest,
+)
+
+from simulator import ids
+from simulator.signing import sign
+from simulator.state import Faults, SimState
+
+MAX_TEXT_UTF16 = 5000
+USER_ID = re.compile(r"^U[0-9a-f]{32}$")
+MAX_MULTICAST_RECIPIENTS = 500
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def line_error(status: int, message: str, details: list[dict[str, str]] | None = None) -> Response:
+    body: dict[str, Any] = {"message": message}
+    if details:
+        body["details"] = details
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _validation_details(exc: Exception) -> list[dict[str, str]]:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        return [
+            {"message": e.get("msg", "invalid"), "property": ".".join(str(p) for p in e["loc"])}
+            for e in errors()
+        ]
+    return [{"message": str(exc).splitlines()[0], "property": "messages"}]
+
+
+def _text_length_details(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [
+        {
+            "message": f"Length must be between 0 and {MAX_TEXT_UTF16}",
+            "property": f"messages[{i}].text",
+        }
+        for i, m in enumerate(messages)
+        if m.get("type") == "text"
+        and len(str(m.get("text", "")).encode("utf-16-le")) // 2 > MAX_TEXT_UTF16
+    ]
+
+
+def create_sim_app(state: SimState) -> Flask:
+    app = Flask(__name__, static_folder=None)
+    app.config["SIM_STATE"] = state
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    def endpoint_name() -> str:
+        rule = request.url_rule.rule if request.url_rule else request.path
+        return f"{request.method} {rule}"
+
+    @app.after_request
+    def record(response: Response) -> Response:
+        if not request.path.startswith("/_sim") and request.path != "/":
+            state.count(endpoint_name(), response.status_code)
+        return response
+
+    @app.before_request
+    def authenticate() -> Response | None:
+        if not request.path.startswith("/v2/"):
+            return None
+        if state.faults.latency_ms > 0:
+            time.sleep(state.faults.latency_ms / 1000)
+        if request.headers.get("Authorization", "") != f"Bearer {state.access_token}":
+            return line_error(
+                401,
+                "Authentication failed. Confirm that the access token in the authorization "
+                "header is valid.",
+            )
+        return None
+
+    def parse(model: Any) -> tuple[dict[str, Any] | None, Response | None]:
+        raw = request.get_data()
+        try:
+            body = json.loads(raw)
+            if not isinstance(body, dict):
+                raise ValueError("body must be a JSON object")
+        except ValueError as exc:
+            return None, line_error(
+                400, "The request body has 1 error(s)", _validation_details(exc)
+            )
+        try:
+            model.from_dict(body)
+        except Exception as exc:  # pydantic ValidationError or the SDK's discriminator ValueError
+            details = _validation_details(exc)
+            return None, line_error(400, f"The request body has {len(details)} error(s)", details)
+        details = _text_length_details(body.get("messages") or [])
+        if details:
+            return None, line_error(400, f"The request body has {len(details)} error(s)", details)
+        return body, None
+
+    def send(kind: str, model: Any, recipients: Callable[[dict[str, Any]], list[str] | Response]):
+        """The common path of every send endpoint, in the order LINE applies its checks."""
+        body, error = parse(model)
+        if error is not None:
+            return error
+        assert body is not None
+        retry_key = request.headers.get("X-Line-Retry-Key")
+        if retry_key is not None:
+            if kind == "reply":
+                return line_error(400, "The retry key cannot be used with the reply API")
+            try:
+                uuid.UUID(retry_key)
+            except ValueError:
+                return line_error(400, "The value of the retry key is invalid")
+        if not state.allow(kind) or (kind != "reply" and state.in_429_burst()):
+            return line_error(429, "The API rate limit has been exceeded. Try again later.")
+        if retry_key is not None:
+            accepted = state.accepted_request(retry_key)
+            if accepted is not None:
+                response = line_error(409, "The retry key is already accepted")
+                response.headers["x-line-accepted-request-id"] = accepted
+                return response
+        if state.roll(state.faults.error_rate):
+            return line_error(500, "An error occurred in the server")
+        targets = recipients(body)
+        if isinstance(targets, Response):
+            return targets
+        quota = state.monthly_quota
+        if kind != "reply" and quota is not None and state.consumption + len(targets) > quota:
+            return line_error(429, "You have reached your monthly limit.")
+        request_id = ids.request_id()
+        if retry_key is not None:
+            state.remember_retry_key(retry_key, request_id)
+        state.deliver(targets, body["messages"], kind, request_id)
+        if kind == "narrowcast":
+            state.narrowcasts[request_id] = {
+                "phase": "succeeded",
+                "successCount": len(targets),
+                "failureCount": 0,
+                "targetCount": len(targets),
+                "acceptedTime": _iso_now(),
+                "completedTime": _iso_now(),
+            }
+        if state.roll(state.faults.lost_response_rate):
+            return line_error(500, "An error occurred in the server")
+        if kind in {"reply", "push"}:
+            sent = [{"id": ids.message_id(), "quoteToken": ids.token()} for _ in body["messages"]]
+            response = jsonify({"sentMessages": sent})
+        else:
+            response = jsonify({})
+        if kind == "narrowcast":
+            response.status_code = 202
+        response.headers["x-line-request-id"] = request_id
+        return response
+
+    # -- LINE Messaging API -----------------------------------------------------------------
+
+    @app.post("/v2/bot/message/reply")
+    def reply():
+        def target(body: dict[str, Any]) -> list[str] | Response:
+            user_id = state.use_reply_token(body["replyToken"])
+            return [user_id] if user_id else line_error(400, "Invalid reply token")
+
+        return send("reply", ReplyMessageRequest, target)
+
+    def invalid_to(ids: list[str]) -> Response | None:
+        for n, user_id in enumerate(ids):
+            if not USER_ID.match(user_id):
+                return line_error(
+                    400,
+                    "The request body has 1 error(s)",
+                    [{"message": "invalid user id", "property": f"to[{n}]"}],
+                )
+        return None
+
+    @app.post("/v2/bot/message/push")
+    def push():
+        return send(
+            "push", PushMessageRequest, lambda body: invalid_to([body["to"]]) or [body["to"]]
+        )
+
+    @app.post("/v2/bot/message/multicast")
+    def multicast():
+        def targets(body: dict[str, Any]) -> list[str] | Response:
+            if len(body["to"]) > MAX_MULTICAST_RECIPIENTS:
+                return line_error(
+                    400,
+                    "The request body has 1 error(s)",
+                    [{"message": "Size must be between 1 and 500", "property": "to"}],
+                )
+            return invalid_to(body["to"]) or list(dict.fromkeys(body["to"]))  # once per user
+
+        return send("multicast", MulticastRequest, targets)
+
+    @app.post("/v2/bot/message/broadcast")
+    def broadcast():
+        return send("broadcast", BroadcastRequest, lambda body: state.followers())
+
+    @app.post("/v2/bot/message/narrowcast")
+    def narrowcast():
+        return send("narrowcast", NarrowcastRequest, lambda body: state.followers())
+
+    @app.get("/v2/bot/message/progress/narrowcast")
+    def narrowcast_progress():
+        progress = state.narrowcasts.get(request.args.get("requestId", ""))
+        if progress is None:
+            return line_error(404, "Not found")
+        return jsonify(progress)
+
+    @app.get("/v2/bot/profile/<user_id>")
+    def profile(user_id: str):
+        user = state.users.get(user_id)
+        if user is None:
+            return line_error(404, "Not found")
+        body: dict[str, Any] = {
+            "userId": user.user_id,
+            "displayName": user.display_name,
+            "language": "th",
+        }
+        if user.picture_url:
+            body["pictureUrl"] = user.picture_url
+        return jsonify(body)
+
+    @app.get("/v2/bot/message/<message_id>/content")
+    def content(message_id: str):
+        item = state.content.get(message_id)
+        if item is None:
+            return line_error(404, "Not found")
+        return Response(item[0], mimetype=item[1])
+
+    @app.get("/v2/bot/message/quota")
+    def quota():
+        if state.monthly_quota is None:
+            return jsonify({"type": "none"})
+        return jsonify({"type": "limited", "value": state.monthly_quota})
+
+    @app.get("/v2/bot/message/quota/consumption")
+    def consumption():
+        return jsonify({"totalUsage": state.consumption})
+
+    @app.post("/v2/bot/richmenu")
+    def create_rich_menu():
+        body, error = parse(RichMenuRequest)
+        if error is not None:
+            return error
+        rich_menu_id = "richmenu-" + ids.token()
+        state.rich_menus[rich_menu_id] = body or {}
+        return jsonify({"richMenuId": rich_menu_id})
+
+    @app.post("/v2/bot/richmenu/<rich_menu_id>/content")
+    def upload_rich_menu_image(rich_menu_id: str):
+        if rich_menu_id not in state.rich_menus:
+            return line_error(404, "Not found")
+        if request.mimetype not in {"image/png", "image/jpeg"}:
+            return line_error(400, "Invalid content type")
+        if rich_menu_id in state.rich_menu_images:
+            return line_error(400, "An image has already been uploaded to the richmenu")
+        state.rich_menu_images[rich_menu_id] = request.get_data()
+        return jsonify({})
+
+    @app.post("/v2/bot/user/all/richmenu/<rich_menu_id>")
+    def set_default_rich_menu(rich_menu_id: str):
+        if rich_menu_id not in state.rich_menus:
+            return line_error(404, "Not found")
+        if rich_menu_id not in state.rich_menu_images:
+            return line_error(400, "must upload richmenu image before applying it to user")
+        state.default_rich_menu = rich_menu_id
+        return jsonify({})
+
+    @app.post("/v2/bot/user/<user_id>/richmenu/<rich_menu_id>")
+    def link_rich_menu(user_id: str, rich_menu_id: str):
+        if rich_menu_id not in state.rich_menus:
+            return line_error(404, "Not found")
+        if rich_menu_id not in state.rich_menu_images:
+            return line_error(400, "must upload richmenu image before applying it to user")
+        state.user_rich_menus[user_id] = rich_menu_id
+        return jsonify({})
+
+    @app.post("/v2/bot/chat/loading/start")
+    def loading():
+        body, error = parse(ShowLoadingAnimationRequest)
+        if error is not None:
+            return error
+        assert body is not None
+        seconds = body.get("loadingSeconds", 20)
+        if seconds % 5:
+            return line_error(
+                400,
+                "The request body has 1 error(s)",
+                [{"message": "Must be a multiple of 5", "property": "loadingSeconds"}],
+            )
+        return Response(status=202, response="{}", mimetype="application/json")
+
+    # -- control API ------------------------------------------------------------------------
+
+    @app.post("/_sim/send")
+    def sim_send():
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict) or not str(data.get("user", "")).startswith("U"):
+            return jsonify({"error": 'need {"user": "U…", ...}'}), 400
+        try:
+            event = _build_event(state, data)
+        except ValueError as exc:
+            return jsonify({"error": str(exc)}), 400
+        payload = {"destination": state.bot_user_id, "events": [event]}
+        status, text = post_webhook(state, json.dumps(payload, ensure_ascii=False).encode())
+        return jsonify({"webhookStatus": status, "webhookBody": text, "event": event}), (
+            200 if status == 200 else 502
+        )
+
+    @app.get("/_sim/messages")
+    def sim_messages():
+        user_id = request.args.get("user", "")
+        after = request.args.get("after", "0")
+        return jsonify(state.messages_for(user_id, int(after) if after.isdigit() else 0))
+
+    @app.get("/_sim/delivery-counts")
+    def sim_delivery_counts():
+        """For benchmarks: how many users got a text message, and extra copies of it."""
+        wanted = request.args.get("text", "")
+        with state.lock:
+            per_user = Counter(
+                d.user_id for d in state.deliveries if d.message.get("text") == wanted
+            )
+        total = sum(per_user.values())
+        return jsonify(
+            {"users": len(per_user), "deliveries": total, "duplicates": total - len(per_user)}
+        )
+
+    @app.get("/_sim/stats")
+    def sim_stats():
+        with state.lock:
+            return jsonify(
+                {
+                    "requests": {k: dict(v) for k, v in state.stats.items()},
+                    "deliveries": len(state.deliveries),
+                    "users": len(state.users),
+                    "consumption": state.consumption,
+                }
+            )
+
+    @app.get("/_sim/richmenu")
+    def sim_richmenu():
+        """The rich menu this user sees (linked, else the default): its areas' actions."""
+        menu_id = state.user_rich_menus.get(request.args.get("user", "")) or state.default_rich_menu
+        menu = state.rich_menus.get(menu_id or "")
+        if menu is None:
+            return jsonify({"richMenuId": None, "actions": []})
+        return jsonify(
+            {
+                "richMenuId": menu_id,
+                "chatBarText": menu.get("chatBarText"),
+                "actions": [area["action"] for area in menu.get("areas", [])],
+            }
+        )
+
+    @app.get("/_sim/users")
+    def sim_users():
+        return jsonify(
+            [
+                {"userId": u.user_id, "displayName": u.display_name, "following": u.following}
+                for u in state.users.values()
+            ]
+        )
+
+    @app.post("/_sim/config")
+    def sim_config():
+        data = request.get_json(silent=True) or {}
+        if "faults" in data:
+            state.set_faults(Faults.from_dict(data["faults"]))
+        if "rate_limits" in data:
+            state.set_rate_limits(
+                {k: (float(v[0]), float(v[1])) for k, v in data["rate_limits"].items()}
+            )
+        if "monthly_quota" in data:
+            state.monthly_quota = data["monthly_quota"]
+        return jsonify({"faults": state.faults.__dict__, "rate_limits": state.rate_limits})
+
+    @app.get("/")
+    def chat_page():
+        return Response((STATIC_DIR / "chat.html").read_bytes(), mimetype="text/html")
+
+    return app
+
+
+def _iso_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+
+
+def _build_event(state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    """An event exactly as LINE would send it for what the user did."""
+    user_id = str(data["user"])
+    user = state.ensure_user(user_id, data.get("name"))
+    event: dict[str, Any] = {
+        "webhookEventId": ids.ulid(),
+        "deliveryContext": {"isRedelivery": False},
+        "timestamp": int(time.time() * 1000),
+        "source": {"type": "user", "userId": user_id},
+        "mode": "active",
+    }
+    if "text" in data:
+        user.following = True
+        event["type"] = "message"
+        event["message"] = {
+            "type": "text",
+            "id": ids.message_id(),
+            "quoteToken": ids.token(),
+            "text": str(data["text"]),
+        }
+    elif "postback" in data:
+        user.following = True
+        event["type"] = "postback"
+        event["postback"] = {"data": str(data["postback"])}
+    elif "image" in data:
+        try:
+            raw = base64.b64decode(data["image"], validate=True)
+        except ValueError:
+            raise ValueError("image must be base64") from None
+        user.following = True
+        message_id = ids.message_id()
+        state.content[message_id] = (raw, str(data.get("mimetype") or "image/jpeg"))
+        event["type"] = "message"
+        event["message"] = {
+            "type": "image",
+            "id": message_id,
+            "quoteToken": ids.token(),
+            "contentProvider": {"type": "line"},
+        }
+    elif data.get("type") == "follow":
+        user.following = True
+        event["type"] = "follow"
+        event["follow"] = {"isUnblocked": False}
+    elif data.get("type") == "unfollow":
+        user.following = False
+        event["type"] = "unfollow"
+        return event  # LINE gives no reply token for unfollow
+    else:
+        raise ValueError('need one of "text", "postback", "image" or "type": follow|unfollow')
+    event["replyToken"] = state.issue_reply_token(user_id)
+    return event
+
+
+def post_webhook(state: SimState, body: bytes) -> tuple[int, str]:
+    """Sign and deliver a webhook body to the bot, as LINE does."""
+    req = urllib.request.Request(
+        state.webhook_url,
+        data=body,
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "X-Line-Signature": sign(state.channel_secret, body),
+            "User-Agent": "LineBotWebhook/2.0",
+        },
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError) as exc:
+        return 0, f"bot unreachable at {state.webhook_url}: {exc}"
