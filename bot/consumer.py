@@ -1,0 +1,43 @@
+"""`python -m bot.consumer`: the worker process (the Procfile's `worker:`).
+
+A module of its own so that the tasks stay registered as `bot.worker.*` (running
+`python -m bot.worker` would register them under `__main__` and the web's messages would not
+match). Checks the configuration before consuming.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from huey.consumer_options import ConsumerConfig
+
+from bot.config import ConfigError
+from bot.runtime import get_runtime
+from bot.worker import huey
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    runtime = get_runtime()
+    try:
+        runtime.settings.require_line_credentials()
+    except ConfigError as exc:
+        raise SystemExit(f"smartbmn worker: {exc}") from None
+    # The FAQ (76 MB of tokenizer dictionary) is built on the first question, not here: a
+    # worker that only sends announcements stays small.
+    config = ConsumerConfig(
+        workers=4,
+        worker_type="thread",
+        periodic=True,
+        check_worker_health=True,
+        # An idle SQLite queue is polled; keep the wait for a new message under half a second.
+        initial_delay=0.05,
+        backoff=1.5,
+        max_delay=0.5,
+    )
+    config.validate()
+    huey.create_consumer(**config.values).run()
+
+
+if __name__ == "__main__":
+    main()

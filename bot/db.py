@@ -1,0 +1,95 @@
+"""Engine and session factory. SQLite runs in WAL mode; PostgreSQL comes through DATABASE_URL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, create_engine, event, or_, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def normalize_url(url: str) -> str:
+    """`postgresql://` means psycopg 3 here (SQLAlchemy would otherwise look for psycopg2)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+_sqlite_write_locks: dict[int, threading.Lock] = {}
+
+
+def write_lock(engine: Engine) -> AbstractContextManager[object]:
+    """Serialise this process's writers on SQLite (one writer at a time anyway).
+
+    Waiting on a Python lock takes microseconds; SQLite's own busy handler sleeps a millisecond
+    or more per try, which under load costs more than the write itself. PostgreSQL: no lock.
+    """
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    return _sqlite_write_locks.setdefault(id(engine), threading.Lock())
+
+
+def make_engine(url: str) -> Engine:
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cursor = dbapi_conn.cursor()
+    # WAL lets the web read while the worker writes; NORMAL is durable across app crashes.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    with factory() as session, session.begin():
+        yield session
+
+
+def ping(engine: Engine) -> bool:
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+def claimable(model: Any, now: datetime, lease_s: float) -> ColumnElement[bool]:
+    """Rows nobody holds: never claimed, or claimed by a worker whose lease ran out."""
+    return or_(model.claimed_at.is_(None), model.claimed_at < now - timedelta(seconds=lease_s))
+
+
+def claim(
+    session: Session, model: Any, pk: int, now: datetime, lease_s: float, *conds: Any
+) -> bool:
+    """Take a row for this worker. One conditional UPDATE, so two workers (or a worker and the
+    sweep) never both win."""
+    result = session.execute(
+        update(model)
+        .where(model.id == pk, claimable(model, now, lease_s), *conds)
+        .values(claimed_at=now, attempts=model.attempts + 1)
+    )
+    return result.rowcount == 1

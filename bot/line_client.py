@@ -1,0 +1,289 @@
+"""The one adapter between this service and the LINE Messaging API (line-bot-sdk v3).
+
+Everything that talks to LINE goes through `LineClient`. It takes and returns plain dicts, so
+callers never touch SDK models, and it owns the retry policy:
+
+- 5xx, 429 and network errors/timeouts are retried with exponential backoff and full jitter;
+- other 4xx are final (`LineRejected`), retrying them would only burn the rate limit;
+- 409 on a request with a retry key means "LINE already accepted this request": success.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import urllib3
+from linebot.v3.messaging import (
+    ApiClient,
+    ApiException,
+    BroadcastRequest,
+    Configuration,
+    MessagingApi,
+    MessagingApiBlob,
+    MulticastRequest,
+    NarrowcastRequest,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    RichMenuRequest,
+    ShowLoadingAnimationRequest,
+)
+
+from bot.messages import Message as MessageDict
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class LineError(Exception):
+    def __init__(self, status: int, message: str, body: str = "") -> None:
+        super().__init__(f"LINE API {status}: {message}")
+        self.status = status
+        self.message = message
+        self.body = body
+
+
+class LineRejected(LineError):
+    """A 4xx other than 409/429: the request itself is wrong and must not be retried."""
+
+
+class LineUnavailable(LineError):
+    """Retries exhausted on 5xx, 429 or network errors: try again later (the sweep will)."""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    status: int
+    request_id: str | None
+    # True when LINE answered 409: the same retry key was accepted earlier.
+    already_accepted: bool = False
+
+
+def _retryable(status: int) -> bool:
+    return status == 429 or status >= 500 or status == 0
+
+
+def _error_message(exc: ApiException) -> str:
+    import json
+
+    try:
+        return str(json.loads(exc.body or b"{}").get("message") or exc.reason)
+    except ValueError:
+        return str(exc.reason)
+
+
+class LineClient:
+    def __init__(
+        self,
+        access_token: str,
+        base_url: str | None = None,
+        *,
+        timeout_s: float = 10.0,
+        max_attempts: int = 5,
+        backoff_base_s: float = 0.5,
+        backoff_cap_s: float = 8.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        config = Configuration(host=base_url, access_token=access_token)
+        config.retries = urllib3.Retry(total=0, redirect=0, raise_on_status=False)
+        self._api_client = ApiClient(config)
+        self._api = MessagingApi(self._api_client)
+        self._blob = MessagingApiBlob(self._api_client)
+        self._timeout = timeout_s
+        self._max_attempts = max_attempts
+        self._backoff_base = backoff_base_s
+        self._backoff_cap = backoff_cap_s
+        self._sleep = sleep
+
+    # -- the retry policy -------------------------------------------------------------------
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after and retry_after.isdigit():
+            return min(float(retry_after), self._backoff_cap)
+        # Full jitter: spreads retries of many workers instead of synchronising them.
+        return random.uniform(0, min(self._backoff_cap, self._backoff_base * 2**attempt))
+
+    def _call(self, what: str, fn: Callable[[], T], *, retry: bool = True) -> T:
+        attempts = self._max_attempts if retry else 1
+        last: LineError | None = None
+        for attempt in range(attempts):
+            try:
+                return fn()
+            except ApiException as exc:
+                status = int(exc.status or 0)
+                message = _error_message(exc)
+                if status == 409:
+                    raise  # handled by the caller that sent a retry key
+                if not _retryable(status):
+                    raise LineRejected(status, message, str(exc.body or "")) from exc
+                last = LineUnavailable(status, message)
+                retry_after = (exc.headers or {}).get("Retry-After")
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                last = LineUnavailable(0, f"{type(exc).__name__}: {exc}")
+                retry_after = None
+            if attempt + 1 < attempts:
+                delay = self._delay(attempt, retry_after)
+                log.info("line %s failed (%s), retry in %.2fs", what, last, delay)
+                self._sleep(delay)
+        assert last is not None
+        raise last
+
+    def _send_with_key(self, what: str, fn: Callable[[], Any]) -> SendResult:
+        try:
+            response = self._call(what, fn)
+        except ApiException as exc:  # only 409 escapes _call
+            accepted = (exc.headers or {}).get("x-line-accepted-request-id")
+            return SendResult(409, accepted, already_accepted=True)
+        return SendResult(response.status_code, response.headers.get("x-line-request-id"))
+
+    @staticmethod
+    def _build(model: Any, body: dict[str, Any]) -> Any:
+        """An SDK request model from LINE-shaped JSON; what it refuses, LINE would refuse too."""
+        try:
+            return model.from_dict(body)
+        except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
+            raise LineRejected(400, f"invalid request: {str(exc).splitlines()[0]}") from exc
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def reply(self, reply_token: str, messages: list[MessageDict]) -> SendResult:
+        request = self._build(
+            ReplyMessageRequest, {"replyToken": reply_token, "messages": messages}
+        )
+        # A reply token is single-use: a retry after a lost response would be refused anyway,
+        # so the caller falls back to push (with a retry key) instead.
+        response = self._call(
+            "reply",
+            lambda: self._api.reply_message_with_http_info(request, _request_timeout=self._timeout),
+            retry=False,
+        )
+        return SendResult(response.status_code, response.headers.get("x-line-request-id"))
+
+    def push(self, to: str, messages: list[MessageDict], retry_key: str) -> SendResult:
+        request = self._build(PushMessageRequest, {"to": to, "messages": messages})
+        return self._send_with_key(
+            "push",
+            lambda: self._api.push_message_with_http_info(
+                request, x_line_retry_key=retry_key, _request_timeout=self._timeout
+            ),
+        )
+
+    def multicast(self, to: list[str], messages: list[MessageDict], retry_key: str) -> SendResult:
+        request = self._build(MulticastRequest, {"to": to, "messages": messages})
+        return self._send_with_key(
+            "multicast",
+            lambda: self._api.multicast_with_http_info(
+                request, x_line_retry_key=retry_key, _request_timeout=self._timeout
+            ),
+        )
+
+    def broadcast(self, messages: list[MessageDict], retry_key: str) -> SendResult:
+        request = self._build(BroadcastRequest, {"messages": messages})
+        return self._send_with_key(
+            "broadcast",
+            lambda: self._api.broadcast_with_http_info(
+                request, x_line_retry_key=retry_key, _request_timeout=self._timeout
+            ),
+        )
+
+    def narrowcast(
+        self, messages: list[MessageDict], retry_key: str, filter_: dict[str, Any] | None = None
+    ) -> SendResult:
+        body: dict[str, Any] = {"messages": messages}
+        if filter_:
+            body["filter"] = filter_
+        request = self._build(NarrowcastRequest, body)
+        return self._send_with_key(
+            "narrowcast",
+            lambda: self._api.narrowcast_with_http_info(
+                request, x_line_retry_key=retry_key, _request_timeout=self._timeout
+            ),
+        )
+
+    def narrowcast_progress(self, request_id: str) -> dict[str, Any]:
+        progress = self._call(
+            "narrowcast_progress",
+            lambda: self._api.get_narrowcast_progress(request_id, _request_timeout=self._timeout),
+        )
+        return progress.to_dict()
+
+    def show_loading(self, user_id: str, seconds: int = 20) -> None:
+        """The "typing" animation in the user's chat; free, best effort, never retried."""
+        request = ShowLoadingAnimationRequest(chatId=user_id, loadingSeconds=seconds)
+        try:
+            self._call(
+                "loading",
+                lambda: self._api.show_loading_animation(request, _request_timeout=2.0),
+                retry=False,
+            )
+        except LineError as exc:
+            log.info("loading animation not shown: %s", exc)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get_profile(self, user_id: str) -> dict[str, Any]:
+        profile = self._call(
+            "profile", lambda: self._api.get_profile(user_id, _request_timeout=self._timeout)
+        )
+        return profile.to_dict()
+
+    def get_content(self, message_id: str) -> bytes:
+        data = self._call(
+            "content",
+            lambda: self._blob.get_message_content(message_id, _request_timeout=self._timeout),
+        )
+        return bytes(data)
+
+    def quota(self) -> dict[str, Any]:
+        """{"type": "limited"|"none", "value": N}: this month's message quota."""
+        return self._call(
+            "quota", lambda: self._api.get_message_quota(_request_timeout=self._timeout)
+        ).to_dict()
+
+    def quota_consumption(self) -> int:
+        consumption = self._call(
+            "consumption",
+            lambda: self._api.get_message_quota_consumption(_request_timeout=self._timeout),
+        )
+        return int(consumption.total_usage)
+
+    # -- rich menu --------------------------------------------------------------------------
+
+    def create_rich_menu(self, rich_menu: dict[str, Any]) -> str:
+        request = self._build(RichMenuRequest, rich_menu)
+        response = self._call(
+            "richmenu", lambda: self._api.create_rich_menu(request, _request_timeout=self._timeout)
+        )
+        return str(response.rich_menu_id)
+
+    def upload_rich_menu_image(self, rich_menu_id: str, png: bytes) -> None:
+        self._call(
+            "richmenu_image",
+            lambda: self._blob.set_rich_menu_image(
+                rich_menu_id,
+                png,
+                _headers={"Content-Type": "image/png"},
+                _request_timeout=self._timeout,
+            ),
+        )
+
+    def set_default_rich_menu(self, rich_menu_id: str) -> None:
+        self._call(
+            "richmenu_default",
+            lambda: self._api.set_default_rich_menu(rich_menu_id, _request_timeout=self._timeout),
+        )
+
+    def link_rich_menu(self, user_id: str, rich_menu_id: str) -> None:
+        self._call(
+            "richmenu_link",
+            lambda: self._api.link_rich_menu_id_to_user(
+                user_id, rich_menu_id, _request_timeout=self._timeout
+            ),
+        )
+
+    def close(self) -> None:
+        self._api_client.close()

@@ -1,0 +1,135 @@
+"""Everything a process needs to do work, built once from Settings.
+
+The web app, the worker and the tests each hold one `Runtime`; the worker's tasks find theirs
+through `get_runtime()`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings
+from bot.db import make_engine, make_session_factory
+from bot.line_client import LineClient
+from bot.ratelimit import FileRateLimiter, RedisRateLimiter
+from faq.directory import Directory
+from faq.service import FaqService
+from handlers import Dispatcher, build_dispatcher
+from ticketing.escalation import Timings
+
+
+def _signal_worker() -> None:
+    from bot.worker import drain_inbox_task
+
+    drain_inbox_task()
+
+
+class Coalescer:
+    """Call `fn` at most once per `window_s` seconds; calls in between are dropped.
+
+    One queue message can announce many events: the worker drains the inbox table, so the
+    queue carries "there is work", not the work itself.
+    """
+
+    def __init__(self, fn: Callable[[], None], window_s: float) -> None:
+        self._fn = fn
+        self._window = window_s
+        self._last = float("-inf")
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last < self._window:
+                return
+            self._last = now
+        self._fn()
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    dispatcher: Dispatcher
+    # "New events are stored": wakes the worker's drain (coalesced; see Coalescer).
+    signal_inbox: Callable[[], None] = _signal_worker
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        engine = make_engine(settings.database_url)
+        return cls(
+            settings,
+            engine,
+            make_session_factory(engine),
+            build_dispatcher(),
+            Coalescer(_signal_worker, settings.inbox_coalesce_s),
+        )
+
+    @cached_property
+    def directory(self) -> Directory:
+        """Coordinators and provinces (small); the FAQ's matcher is not needed to use it."""
+        return Directory()
+
+    @cached_property
+    def faq(self) -> FaqService:
+        """Knowledge base, directory and matcher: built once, then shared by all threads."""
+        return FaqService.load()
+
+    @cached_property
+    def timings(self) -> Timings:
+        s = self.settings
+        return Timings(
+            region_after=timedelta(seconds=s.escalate_region_after_s),
+            central_after=timedelta(seconds=s.escalate_central_after_s),
+            remind_after=timedelta(seconds=s.ticket_remind_after_s),
+            close_after=timedelta(seconds=s.ticket_close_after_s),
+        )
+
+    @cached_property
+    def broadcast_limiter(self) -> FileRateLimiter | RedisRateLimiter:
+        """LINE's multicast limit (200/s), shared by every worker process."""
+        if self.settings.redis_url:
+            return RedisRateLimiter(self.settings.redis_url, "smartbmn:multicast", 200)
+        return FileRateLimiter(
+            Path(self.settings.huey_sqlite_path).with_suffix(".multicast-rate"), 200
+        )
+
+    @cached_property
+    def line(self) -> LineClient:
+        # Built on first use, so CLI commands such as `db upgrade` need no LINE credentials.
+        self.settings.require_line_credentials()
+        return LineClient(
+            self.settings.channel_access_token,
+            self.settings.line_api_base,
+            timeout_s=self.settings.line_timeout_s,
+            max_attempts=self.settings.line_max_attempts,
+        )
+
+
+_current: Runtime | None = None
+_lock = threading.Lock()
+
+
+def get_runtime() -> Runtime:
+    global _current
+    with _lock:
+        if _current is None:
+            _current = Runtime.from_settings(Settings.from_env())
+        return _current
+
+
+def install_runtime(runtime: Runtime | None) -> None:
+    """Make `runtime` the one worker tasks use (the app factory and tests call this)."""
+    global _current
+    with _lock:
+        _current = runtime

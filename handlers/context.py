@@ -1,0 +1,71 @@
+"""What a handler sees: the event, a database session, and a way to answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from bot.messages import Message
+from faq.service import FaqService
+from ticketing.escalation import Timings
+
+
+class LineReader(Protocol):
+    """The read-only and free parts of the LINE adapter that handlers may use directly."""
+
+    def get_profile(self, user_id: str) -> dict[str, Any]: ...
+
+    def get_content(self, message_id: str) -> bytes: ...
+
+    def show_loading(self, user_id: str, seconds: int = 20) -> None: ...
+
+
+class Services(Protocol):
+    """The domain services handlers call, built once per process (the Runtime provides them)."""
+
+    @property
+    def faq(self) -> FaqService: ...
+
+    @property
+    def timings(self) -> Timings: ...
+
+
+@dataclass
+class EventContext:
+    session: Session
+    event: dict[str, Any]
+    line: LineReader
+    services: Services
+    # Filled by handlers; the inbox turns them into outbox rows in the same transaction.
+    replies: list[Message] = field(default_factory=list)
+    pushes: list[tuple[str, list[Message]]] = field(default_factory=list)
+
+    @property
+    def event_type(self) -> str:
+        return str(self.event.get("type", ""))
+
+    @property
+    def user_id(self) -> str | None:
+        return (self.event.get("source") or {}).get("userId")
+
+    @property
+    def message(self) -> dict[str, Any]:
+        return self.event.get("message") or {}
+
+    @property
+    def text(self) -> str:
+        return str(self.message.get("text", "")) if self.message.get("type") == "text" else ""
+
+    @property
+    def postback_data(self) -> str:
+        return str((self.event.get("postback") or {}).get("data", ""))
+
+    def reply(self, *messages: Message) -> None:
+        """Answer the user who caused the event (reply token if fresh, else push)."""
+        self.replies.extend(messages)
+
+    def push(self, user_id: str, *messages: Message) -> None:
+        """Send to someone else (a coordinator, say); always a push with a retry key."""
+        self.pushes.append((user_id, list(messages)))
