@@ -1,0 +1,1 @@
+"""FAQ: Thai question matching and answers (filled in by the FAQ issue)."""

@@ -1,0 +1,229 @@
+"""Ranks FAQ entries for a question, and abstains when none fits.
+
+Every phrasing of every entry (canonical question + examples) is a document. A question is
+scored against each document by three signals, each in [0, 1]:
+
+- word overlap: cosine of IDF-weighted token sets (tokens from `Tokenizer`: particles dropped,
+  synonyms merged). Words the knowledge base has never seen count against the match, which is
+  what makes "ขอเบอร์ร้านอาหาร" fall short of "ขอเบอร์ผู้ประสานงาน".
+- character trigrams: cosine of IDF-weighted trigram sets of the normalized text, which forgives
+  typos and odd word cuts;
+- rapidfuzz `token_set_ratio` on the token strings of the best candidates.
+
+An entry's score is its best document's. Below `threshold` the answer is "no match"; when the
+runner-up is within `margin` of the best, the result is ambiguous (the bot asks which).
+Province and region names are replaced by placeholders first, so "ผู้ประสานงานจังหวัดสตูล"
+and "ผู้ประสานงานจังหวัดน่าน" look alike to the matcher.
+
+Built once; read-only afterwards, so one instance serves all threads.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from faq.directory import Directory
+from faq.kb import Entry
+from faq.normalize import Tokenizer, normalize
+
+PROVINCE, REGION, NUMBER = "@จังหวัด", "@ภาค", "@เลข"
+_PLACEHOLDERS = {"xprovincex": PROVINCE, "xregionx": REGION}
+_MARKERS = frozenset({PROVINCE, REGION, NUMBER})
+
+W_TOKENS, W_CHARS, W_FUZZ = 0.5, 0.3, 0.2
+
+# The letter's rule: a coordinator who cannot be reached → the central coordinators.
+UNREACHABLE = re.compile(
+    r"(ติดต่อ|โทร|เรียก)[^ ]*\s?[^ ]*ไม่(ได้|ติด|เจอ)|ไม่(รับ|มีคนรับ)(สาย|โทรศัพท์)?|ไม่ติด"
+)
+UNREACHABLE_BOOST = 0.1
+FUZZ_TOP_DOCS = 12
+
+# Calibrated on faq/data/tuning.jsonl (our own phrasings, not the evaluation set).
+DEFAULT_THRESHOLD = 0.36
+DEFAULT_MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: str
+    score: float
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    id: str | None  # None: no entry is close enough
+    score: float  # the best entry's score, even when it fell short
+    best: str | None  # the best entry, even when it fell short
+    runner_up: str | None
+    runner_up_score: float
+    ambiguous: bool  # best and runner-up both pass and are too close to call
+
+    @property
+    def choices(self) -> list[str]:
+        return [i for i in (self.best, self.runner_up) if i] if self.ambiguous else []
+
+
+def trigrams(text: str) -> set[str]:
+    compact = text.replace(" ", "")
+    if len(compact) < 3:
+        return {compact} if compact else set()
+    return {compact[i : i + 3] for i in range(len(compact) - 2)}
+
+
+class _Index:
+    """IDF-weighted sets with an inverted index: cosine against many documents at once."""
+
+    def __init__(self, docs: list[set[str]], owners: list[str]) -> None:
+        entries_with: dict[str, set[str]] = defaultdict(set)
+        for features, owner in zip(docs, owners, strict=True):
+            for f in features:
+                entries_with[f].add(owner)
+        n_entries = len(set(owners))
+        # IDF over entries, not documents: ten phrasings of one topic are one piece of evidence.
+        self.idf = {f: math.log(1 + n_entries / len(e)) for f, e in entries_with.items()}
+        self.unknown_idf = math.log(1 + n_entries / 0.5)
+        self._docs = docs
+        self.postings: dict[str, list[int]] = defaultdict(list)
+        self.norms: list[float] = []
+        for doc_id, features in enumerate(docs):
+            for f in features:
+                self.postings[f].append(doc_id)
+            self.norms.append(math.sqrt(sum(self.idf[f] ** 2 for f in features)) or 1.0)
+
+    def damp(self, features: Iterable[str]) -> None:
+        """Give `features` the lowest weight: evidence of nothing on their own."""
+        floor = min(self.idf.values(), default=1.0)
+        for f in features:
+            if f in self.idf:
+                self.idf[f] = floor
+        self.norms = [math.sqrt(sum(self.idf[f] ** 2 for f in doc)) or 1.0 for doc in self._docs]
+
+    def weight(self, feature: str) -> float:
+        return self.idf.get(feature, self.unknown_idf)
+
+    def cosines(self, query: Iterable[str]) -> dict[int, float]:
+        query = set(query)
+        q_norm = math.sqrt(sum(self.weight(f) ** 2 for f in query)) or 1.0
+        dots: dict[int, float] = defaultdict(float)
+        for f in query:
+            w2 = self.idf.get(f)
+            if w2 is None:
+                continue
+            w2 *= w2
+            for doc_id in self.postings[f]:
+                dots[doc_id] += w2
+        return {d: dot / (q_norm * self.norms[d]) for d, dot in dots.items()}
+
+
+class Matcher:
+    def __init__(
+        self,
+        entries: list[Entry],
+        tokenizer: Tokenizer,
+        directory: Directory,
+        threshold: float = DEFAULT_THRESHOLD,
+        margin: float = DEFAULT_MARGIN,
+        match_ids: Iterable[str] | None = None,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.directory = directory
+        self.threshold = threshold
+        self.margin = margin
+        allowed = set(match_ids) if match_ids is not None else None
+        # Entry → the tokens a question must contain (one of) for that entry to be eligible.
+        self.requires: dict[str, frozenset[str]] = {}
+        self.owners: list[str] = []
+        self.doc_tokens: list[str] = []
+        token_sets: list[set[str]] = []
+        gram_sets: list[set[str]] = []
+        for entry in entries:
+            if allowed is not None and entry.id not in allowed:
+                continue
+            if entry.requires_any:
+                self.requires[entry.id] = frozenset(
+                    t for word in entry.requires_any for t in self.tokenizer.tokens(word)
+                )
+            # Answers are not indexed: measured, their lines (app steps, dates) pulled questions
+            # towards the wrong topics more often than they helped.
+            for phrasing in entry.phrasings:
+                tokens, text = self.prepare(phrasing)
+                if not tokens:
+                    continue
+                self.owners.append(entry.id)
+                self.doc_tokens.append(" ".join(tokens))
+                token_sets.append(set(tokens))
+                gram_sets.append(trigrams(text))
+        self.tokens = _Index(token_sets, self.owners)
+        # A place name alone says nothing ("เที่ยวเชียงใหม่" is no coordinator question).
+        self.tokens.damp([PROVINCE, REGION])
+        self.grams = _Index(gram_sets, self.owners)
+
+    def prepare(self, question: str) -> tuple[list[str], str]:
+        """Tokens and normalized text, with place names replaced by placeholders."""
+        text = normalize(question)
+        for finder, marker in (
+            (self.directory.find_province, "xprovincex"),
+            (self.directory.find_region, "xregionx"),
+        ):
+            found = finder(text)
+            if found is not None:
+                text = f"{text[: found.start]} {marker} {text[found.end :]}"
+        tokens = [
+            NUMBER if t[:1].isdigit() else _PLACEHOLDERS.get(t, t)
+            for t in self.tokenizer.tokens(text, normalized=True)
+        ]
+        return tokens, text
+
+    def rank(self, question: str, top: int = 5) -> list[Candidate]:
+        tokens, text = self.prepare(question)
+        if all(t in _MARKERS for t in tokens):
+            return []  # only numbers or place names: nothing to go on
+        by_tokens = self.tokens.cosines(tokens)
+        by_grams = self.grams.cosines(trigrams(text))
+        present = set(tokens)
+        docs = [
+            d
+            for d in set(by_tokens) | set(by_grams)
+            if self.requires.get(self.owners[d], present) & present
+        ]
+        partial = {
+            d: W_TOKENS * by_tokens.get(d, 0.0) + W_CHARS * by_grams.get(d, 0.0) for d in docs
+        }
+        query = " ".join(tokens)
+        best: dict[str, float] = {}
+        for d in sorted(partial, key=partial.__getitem__, reverse=True)[:FUZZ_TOP_DOCS]:
+            fuzzy = fuzz.token_set_ratio(query, self.doc_tokens[d]) / 100
+            score = partial[d] + W_FUZZ * fuzzy
+            owner = self.owners[d]
+            if score > best.get(owner, 0.0):
+                best[owner] = score
+        if "coordinator-central" in best and UNREACHABLE.search(text):
+            best["coordinator-central"] += UNREACHABLE_BOOST
+        ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)[:top]
+        return [Candidate(i, round(s, 4)) for i, s in ranked]
+
+    def match(self, question: str) -> MatchResult:
+        ranked = self.rank(question, top=2)
+        if not ranked:
+            return MatchResult(None, 0.0, None, None, 0.0, False)
+        first = ranked[0]
+        second = ranked[1] if len(ranked) > 1 else Candidate("", 0.0)
+        passes = first.score >= self.threshold
+        ambiguous = (
+            passes and second.score >= self.threshold and (first.score - second.score < self.margin)
+        )
+        return MatchResult(
+            id=first.id if passes else None,
+            score=first.score,
+            best=first.id,
+            runner_up=second.id or None,
+            runner_up_score=second.score,
+            ambiguous=ambiguous,
+        )

@@ -1,0 +1,141 @@
+"""Thai text as volunteers type it → comparable tokens.
+
+`normalize()` fixes the surface (Unicode form, invisible characters, Thai digits, repeated
+letters, punctuation); `Tokenizer` cuts the result into words with pythainlp's newmm and a
+domain dictionary, drops particles, and maps synonyms to one canonical token.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import cached_property
+from pathlib import Path
+
+import yaml
+from pythainlp.corpus import thai_words
+from pythainlp.tokenize import word_tokenize
+from pythainlp.util import Trie
+
+DATA = Path(__file__).resolve().parent / "data"
+
+THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
+INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f"))
+
+# Sentence-final particles and politeness words: they say nothing about the topic.
+PARTICLES = frozenset(
+    {
+        "ครับ",
+        "คับ",
+        "ค้าบ",
+        "คร้าบ",
+        "ครัช",
+        "ครับผม",
+        "ค่ะ",
+        "คะ",
+        "ค่า",
+        "คร่ะ",
+        "ค๊ะ",
+        "จ้า",
+        "จ้ะ",
+        "จ๊ะ",
+        "จ๊า",
+        "นะ",
+        "น่ะ",
+        "นะคะ",
+        "นะครับ",
+        "อะ",
+        "อ่ะ",
+        "ฮะ",
+        "เนอะ",
+        "น้า",
+        "ละ",
+        "ล่ะ",
+        "หน่อย",
+        "ด้วย",
+        "ฮับ",
+        "งับ",
+        "คัฟ",
+        "ป่ะ",
+        "ปะ",
+        "มั้ย",
+        "ไหม",
+        "มั๊ย",
+        "หรอ",
+        "เหรอ",
+        "ๆ",
+        "ฯ",
+    }
+)
+
+_REPEATS = re.compile(r"([^\d\s])\1{2,}")  # มากกกก → มาก; digits are never folded (1000000)
+_DOTS_IN_ABBREVIATIONS = re.compile(
+    r"(?<!\d)\.|\.(?!\d)"
+)  # จปฐ. รพ.สต. lose their dots; 12.5 keeps
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")  # 38,000 → 38000
+_SPACES = re.compile(r"\s+")
+
+
+def normalize(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).translate(INVISIBLE)
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    text = text.translate(THAI_DIGITS).lower()
+    # Common Thai typing slips: เ+เ for แ, nikhahit + sara aa for sara am.
+    text = text.replace("เเ", "แ").replace("\u0e4d\u0e32", "\u0e33")
+    text = _REPEATS.sub(r"\1", text)
+    text = _THOUSANDS.sub("", text)
+    text = _DOTS_IN_ABBREVIATIONS.sub("", text)
+    # Punctuation and symbols (Unicode P* and S*) become spaces; Thai vowel and tone marks are
+    # combining marks (M*) and stay.
+    text = "".join(" " if unicodedata.category(ch)[0] in "PS" else ch for ch in text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def _load_synonyms(path: Path) -> dict[str, str]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    mapping: dict[str, str] = {}
+    for canonical, forms in data.items():
+        for form in [canonical, *forms]:
+            mapping[normalize(str(form))] = str(canonical)
+    return mapping
+
+
+class Tokenizer:
+    """newmm with the domain dictionary; thread-safe (no state changes after construction)."""
+
+    def __init__(self, data_dir: Path = DATA, extra_words: Iterable[str] = ()) -> None:
+        self.synonyms = _load_synonyms(data_dir / "synonyms.yaml")
+        words = {
+            line.strip()
+            for line in (data_dir / "words.txt").read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")
+        }
+        # Multi-word synonyms are joined before cutting so they survive as one token.
+        self._phrases = sorted(
+            ((form, canonical) for form, canonical in self.synonyms.items() if " " in form),
+            key=lambda item: -len(item[0]),
+        )
+        self._extra = set(extra_words) | words | {s for s in self.synonyms if " " not in s}
+
+    @cached_property
+    def trie(self) -> Trie:
+        return Trie(set(thai_words()) | self._extra)
+
+    def tokens(self, text: str, normalized: bool = False) -> list[str]:
+        text = text if normalized else normalize(text)
+        for form, canonical in self._phrases:
+            if form in text:
+                text = text.replace(form, f" {canonical} ")
+        out: list[str] = []
+        for token in word_tokenize(
+            text, custom_dict=self.trie, engine="newmm", keep_whitespace=False
+        ):
+            token = token.strip()
+            if not token or token in PARTICLES:
+                continue
+            # การ/ความ + verb is the same idea as the verb ("การอบรม" ~ "อบรม").
+            if len(token) > 5 and token.startswith(("การ", "ความ")) and token not in self.synonyms:
+                token = token[3:] if token.startswith("การ") else token[4:]
+            out.append(self.synonyms.get(token, token))
+        return out

@@ -1,0 +1,235 @@
+"""The FAQ: normalization, matching, abstention, coordinator answers, CLI contracts, sources."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from bot.config import PROJECT_ROOT
+from faq.__main__ import evaluate, keyword_baseline
+from faq.kb import load_entries
+from faq.normalize import Tokenizer, normalize
+from faq.service import ASK_PROVINCE, Kind
+from tests.conftest import SHARED
+
+
+@pytest.fixture(scope="module")
+def faq(faq_service):
+    return faq_service
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return Tokenizer()
+
+
+# -- normalization -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("รายได้ ๓๘,๐๐๐ บาท", "รายได้ 38000 บาท"),  # Thai digits, thousands separator
+        ("ล็อค\u200bอิน\u200dไม่ได้", "ล็อคอินไม่ได้"),  # zero-width characters
+        ("มากกกกกก", "มาก"),  # repeated letters folded
+        ("1000000 บาท", "1000000 บาท"),  # ... but never digits
+        ("เเอปค้าง", "แอปค้าง"),  # เ+เ typed for แ
+        ("จปฐ. รพ.สต.", "จปฐ รพสต"),  # abbreviation dots
+        ("Smart  Survey!!", "smart survey"),  # case, punctuation, spaces
+        ("ข้อมูล\tจปฐ\x07", "ข้อมูล จปฐ"),  # control characters
+    ],
+)
+def test_normalize(raw, expected):
+    assert normalize(raw) == expected
+
+
+def test_nfc(tokenizer):
+    decomposed = "e\u0301"  # é as two code points
+    assert normalize(decomposed) == "\u00e9"
+
+
+def test_particles_dropped_and_synonyms_merged(tokenizer):
+    assert tokenizer.tokens("ลืมพาสเวิร์ดค่ะ") == tokenizer.tokens("ลืมรหัสผ่านครับ")
+    assert tokenizer.tokens("ล็อกอินไม่ได้จ้า") == tokenizer.tokens("login ไม่ได้")
+    assert "ครับ" not in tokenizer.tokens("แอปค้างครับ")
+
+
+def test_mixed_thai_and_english_without_spaces(tokenizer):
+    tokens = tokenizer.tokens("โหลดแอพsmart surveyไม่ได้")
+    assert "smartsurvey" in tokens and "แอป" in tokens
+
+
+def test_domain_words_stay_whole(tokenizer):
+    assert tokenizer.tokens("ผปส.จังหวัด")[0] == "ผู้ประสานงาน"
+    assert "หัวหน้าครัวเรือน" in tokenizer.tokens("หัวหน้าครัวเรือนอายุน้อย")
+
+
+# -- the knowledge base ------------------------------------------------------------------------
+
+
+def topic_ids() -> list[str]:
+    text = (SHARED / "faq" / "TOPICS.md").read_text(encoding="utf-8")
+    return [i for i in re.findall(r"^\| ([a-z0-9-]+) \|", text, re.M) if i != "id"]
+
+
+def test_one_entry_per_topic_with_exactly_those_ids():
+    assert sorted(e.id for e in load_entries()) == sorted(topic_ids())
+
+
+def test_dev_questions_are_not_copied_into_the_knowledge_base():
+    dev = {
+        normalize(json.loads(line)["q"])
+        for line in (SHARED / "faq" / "dev.jsonl").read_text(encoding="utf-8").splitlines()
+    }
+    phrasings = {normalize(p) for e in load_entries() for p in e.phrasings}
+    assert dev & phrasings == set()
+
+
+def test_every_phone_number_and_url_comes_from_the_letter(faq):
+    seed = next((SHARED / "seed").glob("*.txt")).read_text(encoding="utf-8")
+    seed_digits = re.sub(r"\D", "", normalize(seed))
+    texts = [faq.answer(t).text for t in faq.entries] + [
+        faq.province_coordinator_text(p, None) for p in faq.directory.provinces
+    ]
+    texts += [faq.region_coordinator_text(r, None) for r in faq.directory.regions]
+    for text in texts:
+        for phone in re.findall(r"0\d{1,2}-\d{3}-\d{4}", text):
+            assert re.sub(r"\D", "", phone) in seed_digits, phone
+        for url in re.findall(r"https?://[^\s)]+", text):
+            assert url.split("://")[1] in seed, url
+
+
+def test_each_topic_is_found_for_its_own_canonical_question(faq):
+    wrong = {
+        e.id: faq.matcher.match(e.question).id
+        for e in faq.entries.values()
+        if faq.matcher.match(e.question).id != e.id
+    }
+    assert wrong == {}
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["ราคาหุ้นวันนี้", "อยากกินพิซซ่า", "ขอเพลงเพราะๆ", "ช่วยทำการบ้านหน่อย", "ฝนตกไหมพรุ่งนี้", "๕๕๕"],
+)
+def test_out_of_scope_questions_get_no_answer(faq, question):
+    assert faq.respond(question).kind is Kind.UNKNOWN
+
+
+def test_typos_particles_and_missing_spaces_still_match(faq):
+    assert faq.matcher.match("ลืมรหัสผ่านนนนน ค่ะะ").id == "forgot-password"
+    assert faq.matcher.match("แอพเด้งงงออกจ้า").id == "app-crash"
+    assert faq.matcher.match("รายได้ต่ำกว่า๓๘๐๐๐บาทต้องตรวจไหม").id == "check-income"
+    assert faq.matcher.match("ลอคอินไม่ได้").id == "login-problem"
+
+
+def test_dev_set_meets_the_targets_and_beats_the_keyword_baseline(faq):
+    rows = [json.loads(line) for line in (SHARED / "faq" / "dev.jsonl").read_text().splitlines()]
+    ours = evaluate("ours", lambda q: faq.matcher.match(q).id, rows)
+    keyword = evaluate("keyword", keyword_baseline(list(faq.entries.values())), rows)
+    assert ours.accuracy >= 0.95 and ours.abstention >= 0.9
+    assert ours.accuracy > keyword.accuracy
+
+
+def test_matcher_is_thread_safe(faq):
+    questions = [e.question for e in faq.entries.values()] * 4
+    sequential = [faq.matcher.match(q) for q in questions]
+    with ThreadPoolExecutor(8) as pool:
+        parallel = list(pool.map(faq.matcher.match, questions))
+    assert parallel == sequential
+
+
+def test_two_close_topics_ask_which(faq):
+    reply = faq.respond("ตรวจข้อมูลอายุ")  # age vs occupation, or age vs schooling?
+    assert reply.kind is Kind.CHOOSE
+    assert {c[0] for c in reply.choices} == {"check-occupation", "check-child-education"}
+
+
+# -- coordinator answers ------------------------------------------------------------------------
+
+
+def test_listed_province_gets_its_coordinator(faq):
+    reply = faq.respond("ขอเบอร์ผู้ประสานงานจังหวัดสุราษหน่อยครับ")
+    assert reply.topic == "coordinator-province"
+    assert "นางภัทรญา ดำรงพลภักดี" in reply.text and "095-428-4975" in reply.text
+
+
+def test_unlisted_province_gets_its_regions_coordinators_and_says_so(faq):
+    reply = faq.respond("ผู้ประสานงานจังหวัดเชียงใหม่คือใคร")
+    assert "ยังไม่มีรายชื่อผู้ประสานงานระดับจังหวัดของจังหวัดเชียงใหม่" in reply.text
+    assert "ภาคเหนือ" in reply.text and "089-999-4234" in reply.text
+
+
+def test_registered_province_is_used_when_the_question_names_none(faq):
+    reply = faq.respond("ผู้ประสานงานจังหวัดของฉันคือใคร", registered_province="สตูล")
+    assert "คุณบาคา สะหะยุ้ย" in reply.text
+
+
+def test_the_named_province_wins_over_the_registered_one(faq):
+    reply = faq.respond("เบอร์ผู้ประสานงานจังหวัดสงขลา", registered_province="สตูล")
+    assert "คุณกริษา ฤ นคร" in reply.text and "สะหะยุ้ย" not in reply.text
+
+
+def test_no_province_at_all_asks_which(faq):
+    assert faq.respond("ผู้ประสานงานจังหวัดเบอร์อะไร").text == ASK_PROVINCE
+
+
+def test_region_and_central_answers(faq):
+    region = faq.respond("ขอเบอร์ผู้ประสานงานภาคอีสาน")
+    assert region.topic == "coordinator-region" and "081-837-1057" in region.text
+    central = faq.respond("ติดต่อผู้ประสานงานภาคไม่ได้เลย ทำยังไง")
+    assert central.topic == "coordinator-central" and "062-689-3688" in central.text
+
+
+def test_misspelled_and_nicknamed_provinces(faq):
+    directory = faq.directory
+    assert directory.match_province("สุราษ") == "สุราษฎร์ธานี"
+    assert directory.match_province("จ.สุราษฏร์ธานี") == "สุราษฎร์ธานี"
+    assert directory.match_province("โคราช") == "นครราชสีมา"
+    assert directory.match_province("อุบล") == "อุบลราชธานี"
+    assert directory.match_province("ยะลาา") == "ยะลา"
+    assert directory.match_province("กรุงเทพ") is None  # not in the programme
+    assert len(directory.provinces) == 76
+
+
+# -- CLI contracts ------------------------------------------------------------------------------
+
+
+def run_cli(*args: str, stdin: str = "") -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "faq", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=120,
+        check=True,
+    )
+    return result.stdout
+
+
+def test_cli_match_one_json_line_per_question_in_order():
+    lines = run_cli("match", stdin="ลืมรหัสผ่าน\nราคาทองวันนี้\nแอปค้าง\n").splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert [r["query"] for r in rows] == ["ลืมรหัสผ่าน", "ราคาทองวันนี้", "แอปค้าง"]
+    assert [r["id"] for r in rows] == ["forgot-password", None, "app-crash"]
+    assert all(isinstance(r["score"], int | float) for r in rows)
+
+
+def test_cli_export_shape():
+    data = json.loads(run_cli("export"))
+    assert len(data) == len(topic_ids())
+    assert all(set(row) == {"id", "questions", "answer"} and row["questions"] for row in data)
+
+
+def test_cli_eval_prints_accuracy_abstention_and_baselines():
+    out = run_cli("eval", str(SHARED / "faq" / "dev.jsonl"))
+    assert "top-1 accuracy" in out and "abstention" in out
+    assert "keyword auto-reply" in out and "WRatio" in out
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["in_scope"] == 50 and summary["out_of_scope"] == 10
