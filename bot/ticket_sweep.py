@@ -1,0 +1,37 @@
+"""The worker's ticket sweep: escalations, reminders and closing, with their messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.db import transaction
+from bot.models import OutboundMessage, utcnow
+from bot.outbox import deliver
+from handlers.ticket_cards import render
+from ticketing.escalation import BATCH, sweep
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+
+def sweep_tickets(rt: Runtime, now: datetime | None = None, send: bool = True) -> int:
+    """Run the sweep until nothing is due; the messages are committed with the changes."""
+    now = now or utcnow()
+    changed_total = 0
+    while True:
+        with transaction(rt.sessions) as session:
+            result = sweep(session, now, rt.timings)
+            rows = [
+                OutboundMessage(user_id=n.to, messages=render(session, n, rt.faq.labels))
+                for n in result.notices
+            ]
+            session.add_all(rows)
+            session.flush()
+            outbox_ids = [row.id for row in rows]
+        changed_total += result.changed
+        if send:
+            for outbox_id in outbox_ids:
+                deliver(rt, outbox_id)
+        if result.changed < BATCH:
+            return changed_total

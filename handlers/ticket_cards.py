@@ -1,0 +1,126 @@
+"""Ticket notices as LINE messages: Flex cards for coordinators, texts for volunteers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.messages import Message, quick_postback, text
+from bot.thaidate import thai_datetime
+from ticketing.models import Ticket, Volunteer
+from ticketing.service import Notice
+
+LEVEL_NAMES = {"province": "ระดับจังหวัด", "region": "ระดับภาค", "central": "ส่วนกลาง"}
+TITLES = {
+    "new": "เรื่องใหม่",
+    "escalated": "ส่งต่อถึงท่าน",
+    "reminder": "เตือน: ยังไม่ได้ตอบอาสาสมัคร",
+}
+
+
+def _postback_button(label: str, data: str, style: str = "secondary") -> dict[str, Any]:
+    return {
+        "type": "button",
+        "style": style,
+        "height": "sm",
+        "action": {"type": "postback", "label": label, "data": data, "displayText": label},
+    }
+
+
+def _row(label: str, value: str) -> dict[str, Any]:
+    return {
+        "type": "box",
+        "layout": "baseline",
+        "contents": [
+            {"type": "text", "text": label, "size": "sm", "color": "#888888", "flex": 2},
+            {"type": "text", "text": value or "-", "size": "sm", "wrap": True, "flex": 5},
+        ],
+    }
+
+
+def coordinator_card(
+    ticket: Ticket, kind: str, labels: Mapping[str, str] | None = None, district: str | None = None
+) -> Message:
+    title = f"{TITLES.get(kind, 'เรื่อง')} {ticket.number}"
+    description = (
+        ticket.description if len(ticket.description) <= 300 else ticket.description[:299] + "…"
+    )
+    bubble = {
+        "type": "bubble",
+        "header": {
+            "type": "box",
+            "layout": "vertical",
+            "contents": [{"type": "text", "text": title, "weight": "bold", "size": "lg"}],
+        },
+        "body": {
+            "type": "box",
+            "layout": "vertical",
+            "spacing": "sm",
+            "contents": [
+                _row("จังหวัด", f"{ticket.province} ({ticket.region})"),
+                _row("อำเภอ", district or "-"),
+                _row("ผู้แจ้ง", ticket.display_name or "อาสาสมัคร"),
+                _row("หมวด", (labels or {}).get(ticket.category or "", "ทั่วไป")),
+                _row("ถึง", LEVEL_NAMES.get(ticket.level, ticket.level)),
+                _row("เวลา", thai_datetime(ticket.created_at)),
+                {"type": "separator"},
+                {"type": "text", "text": description, "wrap": True, "size": "sm"},
+            ],
+        },
+        "footer": {
+            "type": "box",
+            "layout": "vertical",
+            "spacing": "sm",
+            "contents": [
+                _postback_button("รับเรื่อง", f"action=claim&t={ticket.id}", "primary"),
+                _postback_button("ตอบกลับ", f"action=reply&t={ticket.id}"),
+                _postback_button("ส่งต่อ", f"action=escalate&t={ticket.id}"),
+                _postback_button("ปิดเรื่อง", f"action=resolve&t={ticket.id}"),
+            ],
+        },
+    }
+    return {"type": "flex", "altText": f"{title}: {description[:60]}", "contents": bubble}
+
+
+def rating_message(ticket: Ticket, resolution: str) -> Message:
+    stars = [
+        quick_postback(f"{'⭐' * n} {n}", f"action=rate&t={ticket.id}&r={n}", f"ให้คะแนน {n}/5")
+        for n in range(5, 0, -1)
+    ]
+    return text(
+        f"เรื่อง {ticket.number} ได้รับการแก้ไขแล้วครับ\nผลการแก้ไข: {resolution}\n\n"
+        "หากยังมีปัญหา พิมพ์ตอบกลับได้ภายใน 3 วัน เรื่องจะถูกเปิดอีกครั้ง\n"
+        "กรุณาให้คะแนนการช่วยเหลือครั้งนี้ด้วยครับ",
+        stars,
+    )
+
+
+def render(
+    session: Session, notice: Notice, labels: Mapping[str, str] | None = None
+) -> list[Message]:
+    """`labels`: FAQ topic id → Thai label, for the card's category."""
+    ticket = session.get(Ticket, notice.ticket_id)
+    assert ticket is not None
+    answer_button = [quick_postback("ตอบกลับ", f"action=reply&t={ticket.id}", "ตอบกลับ")]
+    match notice.kind:
+        case "new" | "escalated" | "reminder":
+            person = session.get(Volunteer, ticket.user_id)
+            return [
+                coordinator_card(ticket, notice.kind, labels, person.district if person else None)
+            ]
+        case "relay":
+            return [text(f"[{ticket.number}] ข้อความจากอาสาสมัคร:\n{notice.text}", answer_button)]
+        case "reopened":
+            return [text(f"[{ticket.number}] อาสาสมัครเปิดเรื่องอีกครั้ง:\n{notice.text}", answer_button)]
+        case "reply":
+            sender = notice.extra.get("from", "ผู้ประสานงาน")
+            return [text(f"[{ticket.number}] {notice.text}\n— {sender}")]
+        case "claimed-by":
+            return [
+                text(f"ผู้ประสานงาน {notice.text} รับเรื่อง {ticket.number} แล้วครับ จะติดต่อกลับทางแชตนี้")
+            ]
+        case "resolved":
+            return [rating_message(ticket, notice.text)]
+    raise ValueError(f"unknown notice kind {notice.kind!r}")

@@ -1,0 +1,385 @@
+"""The LINE side of tickets: the volunteer's and the coordinator's conversations.
+
+Text and postbacks are translated into calls on `ticketing.service`; the notices it returns
+become pushes in the same transaction (outbox), the answer to the sender a reply.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+
+from sqlalchemy import select
+
+from bot.messages import quick_message, quick_postback, text
+from bot.thaidate import thai_datetime, thai_duration
+from faq.models import FaqAnswer
+from handlers.context import EventContext
+from handlers.ticket_cards import LEVEL_NAMES, render
+from ticketing import service
+from ticketing.models import TicketState, Volunteer, format_number
+from ticketing.service import Notice, TicketError
+
+log = logging.getLogger(__name__)
+
+FLOW_PROVINCE = "province"  # waiting for the volunteer's province
+FLOW_DESCRIBE = "ticket-describe"  # waiting for the problem's description
+FLOW_CONFIRM = "ticket-confirm"  # description given; confirm or cancel
+FLOW_REPLY = "coord-reply"  # the coordinator's next text goes to the volunteer
+FLOW_RESOLVE = "coord-resolve"  # the coordinator's next text is the resolution
+
+REGISTER = re.compile(r"^ลงทะเบียนผู้ประสานงาน\s+([0-9A-Za-z-]{6,40})$")
+SET_PROVINCE = re.compile(r"^(?:จังหวัด|จ\.)\s*(\S.*)$")
+SET_DISTRICT = re.compile(r"^(?:อำเภอ|อ\.)\s*(\S.{0,60})$")
+REPORT = re.compile(r"^แจ้งปัญหา\s*(.*)$", re.S)
+CANCEL_WORDS = {"ยกเลิก", "cancel"}
+MAX_IMAGE_BYTES = 2 * 1024 * 1024
+
+STATE_NAMES = {
+    TicketState.NEW: "รอผู้รับเรื่อง",
+    TicketState.CLAIMED: "ผู้ประสานงานรับเรื่องแล้ว",
+    TicketState.WAITING: "รอคำตอบจากท่าน",
+    TicketState.RESOLVED: "แก้ไขแล้ว",
+    TicketState.CLOSED: "ปิดเรื่อง",
+}
+ASK_PROVINCE = "ท่านอยู่จังหวัดไหนครับ? พิมพ์ชื่อจังหวัดได้เลย (เช่น สุราษฎร์ธานี) เพื่อให้ส่งเรื่องถึงผู้ประสานงานที่ถูกต้อง"
+CANCEL_BUTTON = quick_postback("ยกเลิก", "action=ticket-cancel", "ยกเลิก")
+
+
+def send(ctx: EventContext, notices: list[Notice]) -> None:
+    labels = ctx.services.faq.labels
+    for notice in notices:
+        ctx.push(notice.to, *render(ctx.session, notice, labels))
+
+
+# -- text -----------------------------------------------------------------------------------------
+
+
+def handle_text(ctx: EventContext, message: str) -> bool:
+    """True if the text belonged to a ticket conversation (and was answered)."""
+    user_id = ctx.user_id
+    if not user_id:
+        return False
+    session = ctx.session
+    flow = service.get_flow(session, user_id)
+    if message in CANCEL_WORDS and flow is not None:
+        service.clear_flow(session, user_id)
+        ctx.reply(text("ยกเลิกแล้วครับ มีอะไรให้ช่วยพิมพ์มาได้เลย"))
+        return True
+    try:
+        if match := REGISTER.match(message):
+            person = service.link_coordinator(session, user_id, match.group(1))
+            area = person.province or person.region or "ทั่วประเทศ"
+            ctx.reply(
+                text(
+                    f"ลงทะเบียนเรียบร้อย: {person.name} ผู้ประสานงาน{LEVEL_NAMES[person.level]} "
+                    f"({area})\nเรื่องใหม่และเรื่องที่ส่งต่อจะส่งถึงท่านทางแชตนี้"
+                )
+            )
+            return True
+        coordinator_flow = flow is not None and flow.flow in (FLOW_REPLY, FLOW_RESOLVE)
+        if coordinator_flow and on_flow_text(ctx, flow.flow, dict(flow.data), message):
+            return True
+        if match := SET_PROVINCE.match(message):
+            set_province_from_text(ctx, match.group(1), flow)
+            return True
+        if flow is not None and on_flow_text(ctx, flow.flow, dict(flow.data), message):
+            return True
+        if match := SET_DISTRICT.match(message):
+            service.volunteer(session, user_id).district = match.group(1).strip()
+            ctx.reply(text(f"บันทึกอำเภอ {match.group(1).strip()} แล้วครับ"))
+            return True
+        if message == "สถานะเรื่อง":  # the rich menu's button
+            ctx.reply(text(status_text(ctx)))
+            return True
+        if match := REPORT.match(message):
+            start_ticket(ctx, match.group(1).strip())
+            return True
+        if service.coordinator_for(session, user_id) is None:
+            ticket = service.active_ticket(session, user_id)
+            if ticket is not None:
+                send(ctx, service.volunteer_message(session, ticket, message))
+                ctx.reply(text(f"ส่งข้อความถึงผู้ประสานงานแล้วครับ (เรื่อง {ticket.number})"))
+                return True
+    except TicketError as refused:
+        ctx.reply(text(str(refused)))
+        return True
+    return False
+
+
+def set_province_from_text(ctx: EventContext, name: str, flow) -> None:
+    """ "จังหวัด <ชื่อ>": set or change the province in one message, then carry on."""
+    assert ctx.user_id is not None
+    province = ctx.services.faq.directory.match_province(name)
+    if province is None:
+        ctx.reply(text(f'ไม่พบจังหวัด "{name}" กรุณาพิมพ์ชื่อจังหวัดอีกครั้ง'))
+        return
+    service.set_province(ctx.session, ctx.user_id, province, ctx.services.faq.directory)
+    ctx.reply(text(f"บันทึกจังหวัดของท่านเป็น {province} แล้วครับ"))
+    if flow is not None and flow.flow == FLOW_PROVINCE:
+        service.clear_flow(ctx.session, ctx.user_id)
+        if not flow.data.get("soft"):  # a report was waiting for the province
+            start_ticket(ctx, str(flow.data.get("detail", "")))
+
+
+def on_flow_text(ctx: EventContext, flow: str, data: dict, message: str) -> bool:
+    session, user_id = ctx.session, ctx.user_id
+    assert user_id is not None
+    if flow == FLOW_REPLY:
+        send(ctx, service.reply(session, user_id, int(data["ticket"]), message))
+        service.clear_flow(session, user_id)
+        ctx.reply(text("ส่งข้อความถึงอาสาสมัครแล้วครับ"))
+        return True
+    if flow == FLOW_RESOLVE:
+        send(ctx, service.resolve(session, user_id, int(data["ticket"]), message))
+        service.clear_flow(session, user_id)
+        ctx.reply(text("ปิดเรื่องและแจ้งผลการแก้ไขถึงอาสาสมัครแล้วครับ"))
+        return True
+    if flow == FLOW_PROVINCE:
+        province = ctx.services.faq.directory.match_province(message)
+        if province is None and data.get("soft"):
+            # Asked on follow, answered with a question: forget the ask, answer the question.
+            service.clear_flow(session, user_id)
+            return False
+        if province is None:
+            ctx.reply(text("ขออภัย ไม่พบจังหวัดนี้ " + ASK_PROVINCE, [CANCEL_BUTTON]))
+        else:
+            ctx.reply(
+                text(
+                    f"จังหวัด{province} ใช่ไหมครับ?",
+                    [
+                        quick_postback(
+                            f"ใช่ {province}", f"action=set-province&p={province}", province
+                        ),
+                        quick_message("ไม่ใช่", "ไม่ใช่"),
+                        CANCEL_BUTTON,
+                    ],
+                )
+            )
+        return True
+    if flow == FLOW_DESCRIBE:
+        data["description"] = message
+        ask_confirm(ctx, data)
+        return True
+    if flow == FLOW_CONFIRM:
+        data["description"] = f"{data.get('description', '')}\n{message}".strip()
+        ask_confirm(ctx, data)
+        return True
+    return False
+
+
+def ask_confirm(ctx: EventContext, data: dict) -> None:
+    assert ctx.user_id is not None
+    service.set_flow(ctx.session, ctx.user_id, FLOW_CONFIRM, data)
+    image = "\n(แนบภาพหน้าจอแล้ว)" if data.get("image") else ""
+    ctx.reply(
+        text(
+            f"สรุปปัญหาที่จะแจ้ง:\n{data['description']}{image}\n\n"
+            'กด "ยืนยัน" เพื่อส่งเรื่องถึงผู้ประสานงาน พิมพ์เพิ่มเติมหรือส่งภาพหน้าจอได้',
+            [quick_postback("ยืนยัน", "action=ticket-confirm", "ยืนยันแจ้งปัญหา"), CANCEL_BUTTON],
+        )
+    )
+
+
+# -- opening ------------------------------------------------------------------------------------
+
+
+def learn_display_name(ctx: EventContext, person: Volunteer) -> None:
+    """The LINE display name, for coordinators' cards; nice to have, never a reason to fail."""
+    try:
+        person.display_name = ctx.line.get_profile(person.user_id).get("displayName")
+    except Exception as exc:
+        log.info("profile not available: %s", exc)
+
+
+def start_ticket(ctx: EventContext, detail: str = "") -> None:
+    """The "แจ้งปัญหา" flow: province first, then the description, then confirm."""
+    assert ctx.user_id is not None
+    person = service.volunteer(ctx.session, ctx.user_id)
+    if person.display_name is None:
+        learn_display_name(ctx, person)
+    if not person.province:
+        service.set_flow(ctx.session, ctx.user_id, FLOW_PROVINCE, {"detail": detail})
+        ctx.reply(text(ASK_PROVINCE, [CANCEL_BUTTON]))
+        return
+    if detail:
+        create_ticket(ctx, detail)
+        return
+    service.set_flow(ctx.session, ctx.user_id, FLOW_DESCRIBE, {})
+    ctx.reply(
+        text(
+            "กรุณาพิมพ์อธิบายปัญหาให้ละเอียด (เช่น เกิดตอนไหน ข้อความที่ขึ้น) และส่งภาพหน้าจอได้ครับ",
+            [CANCEL_BUTTON],
+        )
+    )
+
+
+def recent_questions(ctx: EventContext, limit: int = 5) -> list[dict]:
+    rows = ctx.session.scalars(
+        select(FaqAnswer)
+        .where(FaqAnswer.user_id == ctx.user_id, FaqAnswer.question != "")
+        .order_by(FaqAnswer.id.desc())
+        .limit(limit)
+    ).all()
+    return [{"from": "volunteer", "text": r.question, "faq": r.topic_id} for r in reversed(rows)]
+
+
+def create_ticket(ctx: EventContext, description: str, data: dict | None = None) -> None:
+    assert ctx.user_id is not None
+    data = data or {}
+    match = ctx.services.faq.matcher.match(description)
+    image = base64.b64decode(data["image"]) if data.get("image") else None
+    ticket, notices = service.open_ticket(
+        ctx.session,
+        ctx.services.faq.directory,
+        ctx.user_id,
+        description,
+        category=match.best,
+        conversation=recent_questions(ctx),
+        image=image,
+        image_type=data.get("image_type"),
+    )
+    service.clear_flow(ctx.session, ctx.user_id)
+    send(ctx, notices)
+    timings = ctx.services.timings
+    ctx.reply(
+        text(
+            f"รับเรื่องแล้วครับ หมายเลข {ticket.number}\n"
+            f"ส่งถึงผู้ประสานงาน{LEVEL_NAMES[ticket.level]} ({ticket.province}) แล้ว "
+            f"หากยังไม่มีผู้รับเรื่องภายใน {thai_duration(timings.region_after.total_seconds())} "
+            "ระบบจะส่งต่อถึงผู้ประสานงานภาค และภายใน "
+            f"{thai_duration(timings.central_after.total_seconds())} ถึงส่วนกลาง\n"
+            'พิมพ์ "สถานะเรื่อง" เพื่อติดตามได้ตลอดเวลา',
+        )
+    )
+
+
+def status_text(ctx: EventContext) -> str:
+    assert ctx.user_id is not None
+    tickets = service.tickets_of(ctx.session, ctx.user_id)
+    if not tickets:
+        return 'ท่านยังไม่มีเรื่องที่แจ้งไว้ครับ หากต้องการแจ้งปัญหา พิมพ์ "แจ้งปัญหา"'
+    lines = [
+        f"• {t.number} ({thai_datetime(t.created_at)}): {STATE_NAMES.get(t.state, t.state)}"
+        for t in tickets
+    ]
+    return "เรื่องที่ท่านแจ้งไว้:\n" + "\n".join(lines)
+
+
+# -- images -------------------------------------------------------------------------------------
+
+
+def handle_image(ctx: EventContext) -> bool:
+    """A screenshot while describing a problem is stored with the ticket-to-be."""
+    if not ctx.user_id:
+        return False
+    flow = service.get_flow(ctx.session, ctx.user_id)
+    if flow is None or flow.flow not in (FLOW_DESCRIBE, FLOW_CONFIRM):
+        return False
+    ctx.line.show_loading(ctx.user_id, 10)
+    content = ctx.line.get_content(str(ctx.message.get("id")))
+    if len(content) > MAX_IMAGE_BYTES:
+        ctx.reply(text("ภาพใหญ่เกินไปครับ (เกิน 2 MB) กรุณาส่งภาพหน้าจอที่เล็กลง"))
+        return True
+    data = dict(flow.data)
+    data["image"] = base64.b64encode(content).decode()
+    data["image_type"] = "image/jpeg"
+    data.setdefault("description", "(ภาพหน้าจอ)")
+    ask_confirm(ctx, data)
+    return True
+
+
+# -- postbacks ----------------------------------------------------------------------------------
+
+
+def handle_postback(ctx: EventContext, fields: dict[str, str]) -> bool:
+    action = fields.get("action", "")
+    user_id = ctx.user_id
+    if not user_id or action not in POSTBACKS:
+        return False
+    ticket_id = int(fields["t"]) if fields.get("t", "").isdigit() else 0
+    try:
+        POSTBACKS[action](ctx, fields, ticket_id)
+    except TicketError as refused:
+        ctx.reply(text(str(refused)))
+    return True
+
+
+def _confirm(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> None:
+    assert ctx.user_id is not None
+    flow = service.get_flow(ctx.session, ctx.user_id)
+    if flow is None or flow.flow != FLOW_CONFIRM:
+        raise TicketError('ไม่มีเรื่องที่รอยืนยันครับ พิมพ์ "แจ้งปัญหา" เพื่อเริ่มใหม่')
+    create_ticket(ctx, str(flow.data.get("description", "")), dict(flow.data))
+
+
+def _cancel(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> None:
+    assert ctx.user_id is not None
+    service.clear_flow(ctx.session, ctx.user_id)
+    ctx.reply(text("ยกเลิกแล้วครับ"))
+
+
+def _set_province(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> None:
+    assert ctx.user_id is not None
+    directory = ctx.services.faq.directory
+    service.set_province(ctx.session, ctx.user_id, fields.get("p", ""), directory)
+    flow = service.get_flow(ctx.session, ctx.user_id)
+    service.clear_flow(ctx.session, ctx.user_id)
+    ctx.reply(text(f"บันทึกจังหวัด{fields['p']}แล้วครับ"))
+    if flow is not None and flow.flow == FLOW_PROVINCE and not flow.data.get("soft"):
+        start_ticket(ctx, str(flow.data.get("detail", "")))  # a report was waiting for it
+
+
+def _claim(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> None:
+    assert ctx.user_id is not None
+    send(ctx, service.claim(ctx.session, ctx.user_id, ticket_id))
+    number = format_number(ticket_id)
+    ctx.reply(
+        text(
+            f"ท่านรับเรื่อง {number} แล้วครับ",
+            [
+                quick_postback("ตอบกลับ", f"action=reply&t={ticket_id}", "ตอบกลับ"),
+                quick_postback("ปิดเรื่อง", f"action=resolve&t={ticket_id}", "ปิดเรื่อง"),
+            ],
+        )
+    )
+
+
+def _start_reply(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> None:
+    assert ctx.user_id is not None
+    service.own_ticket(ctx.session, ctx.user_id, ticket_id)
+    service.set_flow(ctx.session, ctx.user_id, FLOW_REPLY, {"ticket": ticket_id})
+    ctx.reply(text(f"พิมพ์ข้อความที่จะส่งถึงอาสาสมัคร (เรื่อง {format_number(ticket_id)})", [CANCEL_BUTTON]))
+
+
+def _start_resolve(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> None:
+    assert ctx.user_id is not None
+    service.own_ticket(ctx.session, ctx.user_id, ticket_id)
+    service.set_flow(ctx.session, ctx.user_id, FLOW_RESOLVE, {"ticket": ticket_id})
+    ctx.reply(text("พิมพ์สรุปผลการแก้ไขหนึ่งบรรทัด เพื่อปิดเรื่องและแจ้งอาสาสมัคร", [CANCEL_BUTTON]))
+
+
+def _escalate(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> None:
+    assert ctx.user_id is not None
+    send(ctx, service.escalate_now(ctx.session, ctx.user_id, ticket_id))
+    ctx.reply(text(f"ส่งต่อเรื่อง {format_number(ticket_id)} ขึ้นไปอีกระดับแล้วครับ"))
+
+
+def _rate(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> None:
+    assert ctx.user_id is not None
+    rating = int(fields["r"]) if fields.get("r", "").isdigit() else 0
+    service.rate(ctx.session, ctx.user_id, ticket_id, rating)
+    ctx.reply(text("ขอบคุณสำหรับคะแนนครับ 🙏"))
+
+
+POSTBACKS = {
+    "ticket-confirm": _confirm,
+    "ticket-cancel": _cancel,
+    "set-province": _set_province,
+    "claim": _claim,
+    "reply": _start_reply,
+    "resolve": _start_resolve,
+    "escalate": _escalate,
+    "rate": _rate,
+}

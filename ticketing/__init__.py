@@ -1,0 +1,1 @@
+"""Support tickets and their escalation province → region → central (the ticketing issue)."""

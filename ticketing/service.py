@@ -1,0 +1,406 @@
+"""Support tickets: open, route, claim, answer, escalate, resolve, rate, reopen, close.
+
+Plain functions on a SQLAlchemy session. Each returns the `Notice`s the change calls for; the
+caller (a LINE handler or the worker's sweep) turns them into outbox rows in the same
+transaction, so a ticket and the messages about it are committed together.
+
+Routing follows the 2563 letter: the volunteer's province → its region → central.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot.models import utcnow
+from faq.directory import Directory
+from ticketing.models import (
+    LEVELS,
+    ChatState,
+    Coordinator,
+    InviteCode,
+    Ticket,
+    TicketEvent,
+    TicketState,
+    Volunteer,
+)
+
+INVITE_TTL = timedelta(hours=24)
+REOPEN_WITHIN = timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Someone must be told something about a ticket; the LINE side words it."""
+
+    to: str  # LINE user id
+    kind: str  # new | escalated | reply | resolved | reminder | relay | reopened | claimed-by
+    ticket_id: int
+    text: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class TicketError(Exception):
+    """A refused action; the message is Thai and can be shown to the user as is."""
+
+
+# -- volunteers ---------------------------------------------------------------------------------
+
+
+def volunteer(session: Session, user_id: str) -> Volunteer:
+    found = session.get(Volunteer, user_id)
+    if found is None:
+        found = Volunteer(user_id=user_id)
+        session.add(found)
+    return found
+
+
+def set_province(session: Session, user_id: str, province: str, directory: Directory) -> None:
+    if province not in directory.region_of:
+        raise TicketError("ไม่พบจังหวัดนี้ในโครงการ กรุณาพิมพ์ชื่อจังหวัดอีกครั้ง")
+    volunteer(session, user_id).province = province
+
+
+# -- coordinators -------------------------------------------------------------------------------
+
+
+def _hash(code: str) -> str:
+    return hashlib.sha256(code.strip().upper().encode()).hexdigest()
+
+
+def invite_coordinator(
+    session: Session,
+    directory: Directory,
+    name: str,
+    level: str,
+    province: str | None = None,
+    region: str | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Create a coordinator and a one-time code (valid 24 h) for linking their LINE account."""
+    if level not in LEVELS:
+        raise TicketError(f"level must be one of {', '.join(LEVELS)}")
+    if level == "province":
+        if province not in directory.region_of:
+            raise TicketError(f"unknown province {province!r}")
+        region = directory.region_of[province]
+    elif level == "region":
+        if region not in directory.regions:
+            raise TicketError(f"unknown region {region!r}; one of {', '.join(directory.regions)}")
+        province = None
+    else:
+        province = region = None
+    person = Coordinator(name=name, level=level, province=province, region=region)
+    session.add(person)
+    session.flush()
+    code = "-".join(secrets.token_hex(2).upper() for _ in range(3))  # e.g. 9F2A-11C0-7B3E
+    session.add(
+        InviteCode(
+            coordinator_id=person.id,
+            code_hash=_hash(code),
+            expires_at=(now or utcnow()) + INVITE_TTL,
+        )
+    )
+    return code
+
+
+def link_coordinator(
+    session: Session, user_id: str, code: str, now: datetime | None = None
+) -> Coordinator:
+    now = now or utcnow()
+    invite = session.scalars(select(InviteCode).where(InviteCode.code_hash == _hash(code))).first()
+    if invite is None or invite.used_at is not None or invite.expires_at < now:
+        raise TicketError("รหัสลงทะเบียนไม่ถูกต้อง ใช้แล้ว หรือหมดอายุ กรุณาขอรหัสใหม่จากส่วนกลาง")
+    person = session.get(Coordinator, invite.coordinator_id)
+    assert person is not None
+    other = coordinator_for(session, user_id)
+    if other is not None and other.id != person.id:
+        other.line_user_id = None  # one LINE account, one coordinator role
+    invite.used_at = now
+    person.line_user_id = user_id
+    person.linked_at = now
+    return person
+
+
+def coordinator_for(session: Session, user_id: str | None) -> Coordinator | None:
+    if not user_id:
+        return None
+    return session.scalars(select(Coordinator).where(Coordinator.line_user_id == user_id)).first()
+
+
+def coordinators_at(session: Session, level: str, province: str, region: str) -> list[Coordinator]:
+    """Linked coordinators of one level for a ticket's area."""
+    query = select(Coordinator).where(
+        Coordinator.level == level, Coordinator.line_user_id.is_not(None)
+    )
+    if level == "province":
+        query = query.where(Coordinator.province == province)
+    elif level == "region":
+        query = query.where(Coordinator.region == region)
+    return list(session.scalars(query.order_by(Coordinator.id)))
+
+
+def has_authority(person: Coordinator, ticket: Ticket) -> bool:
+    if person.line_user_id is None:
+        return False
+    if person.level == "central":
+        return True
+    if person.level == "region":
+        return person.region == ticket.region
+    return person.province == ticket.province
+
+
+# -- opening and routing ------------------------------------------------------------------------
+
+
+def record(
+    session: Session,
+    ticket: Ticket,
+    actor: str,
+    to_state: str,
+    note: str | None = None,
+    from_state: str | None = None,
+) -> None:
+    """Append to the ticket's event log (rows are never updated or deleted)."""
+    session.add(
+        TicketEvent(
+            ticket_id=ticket.id, actor=actor, from_state=from_state, to_state=to_state, note=note
+        )
+    )
+
+
+def _transition(
+    session: Session, ticket: Ticket, to: str, actor: str, note: str | None = None
+) -> None:
+    record(session, ticket, actor, to, note, from_state=ticket.state)
+    ticket.state = to
+
+
+def route(
+    session: Session, ticket: Ticket, start: str = "province"
+) -> tuple[str, list[Coordinator]]:
+    """The first level, from `start` up, that has a linked coordinator for the ticket's area."""
+    for level in LEVELS[LEVELS.index(start) :]:
+        people = coordinators_at(session, level, ticket.province, ticket.region)
+        if people:
+            return level, people
+    return "central", []
+
+
+def open_ticket(
+    session: Session,
+    directory: Directory,
+    user_id: str,
+    description: str,
+    category: str | None = None,
+    conversation: list[Any] | None = None,
+    image: bytes | None = None,
+    image_type: str | None = None,
+    now: datetime | None = None,
+) -> tuple[Ticket, list[Notice]]:
+    person = volunteer(session, user_id)
+    if not person.province:
+        raise TicketError("กรุณาบอกจังหวัดของท่านก่อน")
+    ticket = Ticket(
+        user_id=user_id,
+        display_name=person.display_name,
+        province=person.province,
+        region=directory.region_of[person.province],
+        category=category,
+        description=description,
+        image=image,
+        image_type=image_type,
+        conversation=conversation or [],
+        state=TicketState.NEW,
+        level="province",
+        created_at=now or utcnow(),
+    )
+    session.add(ticket)
+    session.flush()
+    level, people = route(session, ticket)
+    ticket.level = level
+    record(session, ticket, "volunteer", TicketState.NEW, f"ส่งถึงระดับ {level}")
+    return ticket, [Notice(p.line_user_id or "", "new", ticket.id) for p in people]
+
+
+def tickets_of(session: Session, user_id: str, limit: int = 5) -> list[Ticket]:
+    return list(
+        session.scalars(
+            select(Ticket).where(Ticket.user_id == user_id).order_by(Ticket.id.desc()).limit(limit)
+        )
+    )
+
+
+def active_ticket(session: Session, user_id: str, now: datetime | None = None) -> Ticket | None:
+    """The volunteer's ticket that their next message belongs to: open and claimed, or
+    resolved less than three days ago (a message then reopens it)."""
+    now = now or utcnow()
+    for ticket in tickets_of(session, user_id, limit=3):
+        if ticket.state in (TicketState.CLAIMED, TicketState.WAITING):
+            return ticket
+        if (
+            ticket.state == TicketState.RESOLVED
+            and ticket.resolved_at
+            and (now - ticket.resolved_at < REOPEN_WITHIN)
+        ):
+            return ticket
+    return None
+
+
+# -- what coordinators do -----------------------------------------------------------------------
+
+
+def _acting(session: Session, user_id: str, ticket_id: int) -> tuple[Coordinator, Ticket]:
+    person = coordinator_for(session, user_id)
+    ticket = session.get(Ticket, ticket_id, with_for_update=True)
+    if person is None or ticket is None or not has_authority(person, ticket):
+        raise TicketError("ท่านไม่มีสิทธิ์ดำเนินการกับเรื่องนี้")
+    return person, ticket
+
+
+def claim(
+    session: Session, user_id: str, ticket_id: int, now: datetime | None = None
+) -> list[Notice]:
+    person, ticket = _acting(session, user_id, ticket_id)
+    if ticket.state != TicketState.NEW:
+        owner = session.get(Coordinator, ticket.claimed_by) if ticket.claimed_by else None
+        who = f" โดย {owner.name}" if owner else ""
+        raise TicketError(f"เรื่อง {ticket.number} มีผู้รับเรื่องแล้ว{who}")
+    # Conditional update: two coordinators tapping at once, one wins.
+    won = session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.state == TicketState.NEW)
+        .values(state=TicketState.CLAIMED, claimed_by=person.id, claimed_at=now or utcnow())
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    if won != 1:
+        raise TicketError(f"เรื่อง {ticket.number} มีผู้รับเรื่องแล้ว")
+    record(
+        session,
+        ticket,
+        f"coordinator:{person.id}",
+        TicketState.CLAIMED,
+        person.name,
+        from_state=TicketState.NEW,
+    )
+    return [Notice(ticket.user_id, "claimed-by", ticket.id, person.name)]
+
+
+def own_ticket(session: Session, user_id: str, ticket_id: int) -> tuple[Coordinator, Ticket]:
+    person, ticket = _acting(session, user_id, ticket_id)
+    if (
+        ticket.state not in (TicketState.CLAIMED, TicketState.WAITING)
+        or ticket.claimed_by != person.id
+    ):
+        raise TicketError('กรุณากด "รับเรื่อง" ก่อน (หรือเรื่องนี้มีผู้รับผิดชอบคนอื่นแล้ว)')
+    return person, ticket
+
+
+def reply(
+    session: Session, user_id: str, ticket_id: int, text: str, now: datetime | None = None
+) -> list[Notice]:
+    person, ticket = own_ticket(session, user_id, ticket_id)
+    ticket.last_reply_at = now or utcnow()
+    ticket.conversation = [*ticket.conversation, {"from": "coordinator", "text": text}]
+    if ticket.state != TicketState.WAITING:
+        _transition(session, ticket, TicketState.WAITING, f"coordinator:{person.id}", text[:500])
+    else:
+        record(session, ticket, f"coordinator:{person.id}", TicketState.WAITING, text[:500])
+    return [Notice(ticket.user_id, "reply", ticket.id, text, {"from": person.name})]
+
+
+def resolve(
+    session: Session, user_id: str, ticket_id: int, resolution: str, now: datetime | None = None
+) -> list[Notice]:
+    person, ticket = own_ticket(session, user_id, ticket_id)
+    ticket.resolved_at = now or utcnow()
+    ticket.resolution = resolution
+    _transition(session, ticket, TicketState.RESOLVED, f"coordinator:{person.id}", resolution[:500])
+    return [Notice(ticket.user_id, "resolved", ticket.id, resolution)]
+
+
+def escalate_now(
+    session: Session, user_id: str, ticket_id: int, now: datetime | None = None
+) -> list[Notice]:
+    """A coordinator hands the ticket up a level (and lets go of it if they held it)."""
+    person, ticket = _acting(session, user_id, ticket_id)
+    if ticket.state not in TicketState.OPEN:
+        raise TicketError(f"เรื่อง {ticket.number} ปิดแล้ว ส่งต่อไม่ได้")
+    if ticket.level == "central":
+        raise TicketError("เรื่องนี้อยู่ที่ส่วนกลางแล้ว")
+    next_level, people = route(session, ticket, LEVELS[LEVELS.index(ticket.level) + 1])
+    if ticket.state != TicketState.NEW:
+        _transition(session, ticket, TicketState.NEW, f"coordinator:{person.id}", "ส่งต่อ")
+        ticket.claimed_by = None
+        ticket.claimed_at = None
+    ticket.level = next_level
+    record(session, ticket, f"coordinator:{person.id}", ticket.state, f"ส่งต่อถึงระดับ {next_level}")
+    return [Notice(p.line_user_id or "", "escalated", ticket.id) for p in people]
+
+
+# -- what volunteers do -------------------------------------------------------------------------
+
+
+def volunteer_message(
+    session: Session, ticket: Ticket, text: str, now: datetime | None = None
+) -> list[Notice]:
+    """A volunteer's message on their active ticket: relayed to the coordinator; reopens a
+    resolved ticket."""
+    now = now or utcnow()
+    ticket.conversation = [*ticket.conversation, {"from": "volunteer", "text": text}]
+    owner = session.get(Coordinator, ticket.claimed_by) if ticket.claimed_by else None
+    if ticket.state == TicketState.RESOLVED:
+        _transition(
+            session, ticket, TicketState.CLAIMED, "volunteer", "เปิดเรื่องอีกครั้ง: " + text[:300]
+        )
+        ticket.resolved_at = None
+        kind = "reopened"
+    else:
+        if ticket.state == TicketState.WAITING:
+            _transition(session, ticket, TicketState.CLAIMED, "volunteer", text[:500])
+        kind = "relay"
+    if owner is None or owner.line_user_id is None:
+        return []
+    return [Notice(owner.line_user_id, kind, ticket.id, text)]
+
+
+def rate(session: Session, user_id: str, ticket_id: int, rating: int) -> None:
+    ticket = session.get(Ticket, ticket_id)
+    if (
+        ticket is None
+        or ticket.user_id != user_id
+        or ticket.state not in (TicketState.RESOLVED, TicketState.CLOSED)
+        or not 1 <= rating <= 5
+    ):
+        raise TicketError("ให้คะแนนเรื่องนี้ไม่ได้")
+    if ticket.rating is not None:
+        raise TicketError(f"ท่านให้คะแนนเรื่อง {ticket.number} แล้ว ขอบคุณครับ")
+    ticket.rating = rating
+    record(session, ticket, "volunteer", ticket.state, f"ให้คะแนน {rating}/5")
+
+
+# -- conversation state -------------------------------------------------------------------------
+
+
+def get_flow(session: Session, user_id: str) -> ChatState | None:
+    return session.get(ChatState, user_id)
+
+
+def set_flow(session: Session, user_id: str, flow: str, data: dict[str, Any]) -> None:
+    state = session.get(ChatState, user_id)
+    if state is None:
+        session.add(ChatState(user_id=user_id, flow=flow, data=data))
+    else:
+        state.flow, state.data = flow, data
+
+
+def clear_flow(session: Session, user_id: str) -> None:
+    state = session.get(ChatState, user_id)
+    if state is not None:
+        session.delete(state)
