@@ -1,0 +1,137 @@
+"""Sending an announcement: batch after batch, each with its own stored retry key.
+
+A worker killed mid-send leaves batches "pending"; whoever resumes sends them with the same
+keys, and LINE answers 409 for the ones it had already accepted (counted as delivered), so no
+recipient gets two copies. The multicast rate is shared by all workers (bot/ratelimit.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, select, update
+
+from bot.db import transaction
+from bot.line_client import LineRejected, LineUnavailable
+from bot.models import utcnow
+from broadcast import service
+from broadcast.models import Announcement, Batch, Status
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# A sender renews its lease after every batch; one silent this long is presumed dead.
+LEASE = timedelta(seconds=float(os.environ.get("BROADCAST_LEASE_S", "120")))
+SENDERS = 8  # concurrent requests; the shared limiter keeps them under LINE's rate
+
+
+def start_due(rt: Runtime, now: datetime | None = None) -> list[int]:
+    """Announcements whose time has come, plus any a dead worker left half sent."""
+    now = now or utcnow()
+    with rt.sessions() as session:
+        ready = service.due(session, now)
+        stalled = list(
+            session.scalars(
+                select(Announcement.id).where(
+                    Announcement.status == Status.SENDING,
+                    or_(Announcement.claimed_at.is_(None), Announcement.claimed_at < now - LEASE),
+                )
+            )
+        )
+    return ready + stalled
+
+
+def send_announcement(rt: Runtime, announcement_id: int, now: datetime | None = None) -> str | None:
+    """Start (if scheduled) and send every pending batch; returns the final status."""
+    now = now or utcnow()
+    with rt.sessions() as session:
+        status = session.scalar(
+            select(Announcement.status).where(Announcement.id == announcement_id)
+        )
+    if status == Status.SCHEDULED:
+        quota = rt.line.quota()
+        limit = int(quota["value"]) if quota.get("type") == "limited" else None
+        with transaction(rt.sessions) as session:
+            started = service.start(
+                session,
+                announcement_id,
+                rt.directory,
+                service.Quota(limit, rt.line.quota_consumption()),
+                now=now,
+            )
+            if started is None or started.status != Status.SENDING:
+                return started.status if started else None
+    elif status != Status.SENDING:
+        return status
+    # Take (or take over) the sending lease.
+    with transaction(rt.sessions) as session:
+        won = session.execute(
+            update(Announcement)
+            .where(
+                Announcement.id == announcement_id,
+                Announcement.status == Status.SENDING,
+                or_(
+                    Announcement.claimed_at.is_(None),
+                    Announcement.claimed_at < now - LEASE,
+                    Announcement.claimed_at == now,  # we just started it
+                ),
+            )
+            .values(claimed_at=utcnow())
+        ).rowcount
+        announcement = session.get(Announcement, announcement_id)
+        assert announcement is not None
+        messages = service.messages(announcement)
+        pending = list(
+            session.execute(
+                select(Batch.id, Batch.recipients, Batch.retry_key)
+                .where(Batch.announcement_id == announcement_id, Batch.status == "pending")
+                .order_by(Batch.seq)
+            )
+        )
+    if won != 1:
+        return None  # another worker is sending it
+    limiter = rt.broadcast_limiter
+
+    def send(batch: tuple[int, list[str], str]) -> None:
+        batch_id, recipients, retry_key = batch
+        limiter.acquire()
+        try:
+            if recipients:
+                result = rt.line.multicast(recipients, messages, retry_key)
+            else:
+                result = rt.line.broadcast(messages, retry_key)
+            values = {"status": "sent", "status_code": result.status, "sent_at": utcnow()}
+        except LineRejected as exc:
+            values = {"status": "failed", "status_code": exc.status, "error": exc.message[:500]}
+        except LineUnavailable as exc:  # stays pending: resumed by the next sweep
+            values = {"status_code": exc.status, "error": exc.message[:500]}
+        with transaction(rt.sessions) as session:
+            session.execute(
+                update(Batch)
+                .where(Batch.id == batch_id)
+                .values(attempts=Batch.attempts + 1, **values)
+            )
+            session.execute(
+                update(Announcement)
+                .where(Announcement.id == announcement_id)
+                .values(claimed_at=utcnow())
+            )
+
+    with ThreadPoolExecutor(SENDERS) as pool:
+        list(pool.map(send, pending))
+    with transaction(rt.sessions) as session:
+        final = service.finish_if_done(session, announcement_id)
+        if final is None:  # LINE unavailable for some batches: release, the sweep resumes
+            session.execute(
+                update(Announcement)
+                .where(Announcement.id == announcement_id)
+                .values(claimed_at=None)
+            )
+    log.info("announcement %s: %s", announcement_id, final or "paused (LINE unavailable)")
+    return final or Status.SENDING

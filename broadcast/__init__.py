@@ -1,0 +1,1 @@
+"""Announcements from central staff to volunteers and coordinators (the broadcast issue)."""
