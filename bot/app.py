@@ -17,6 +17,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     install_runtime(runtime)
 
     from bot.cli import register_cli
+    from bot.media import bp as media_bp
     from bot.webhook import MAX_BODY_BYTES
     from bot.webhook import bp as webhook_bp
 
@@ -25,6 +26,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["smartbmn"] = runtime
     app.register_blueprint(webhook_bp)
+    app.register_blueprint(media_bp)
     register_cli(app)
 
     @app.get("/healthz")

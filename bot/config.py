@@ -42,6 +42,9 @@ class Settings:
     huey_sqlite_path: str = field(default_factory=lambda: str(VAR_DIR / "huey.db"))
     port: int = 8000
     sim_port: int = 8001
+    # Where LINE reaches this app (the host of the webhook URL); links to ticket screenshots
+    # are built on it. Empty: http://127.0.0.1:$PORT, which only the simulator can use.
+    public_url: str = ""
     # How old a reply token may be before we push instead (LINE: valid for one minute).
     reply_token_max_age_s: float = 50.0
     # A claimed but unfinished event is retried by the sweep after this lease.
@@ -91,6 +94,7 @@ class Settings:
             huey_sqlite_path=get("HUEY_SQLITE_PATH") or defaults.huey_sqlite_path,
             port=get_int("PORT", defaults.port),
             sim_port=get_int("SIM_PORT", defaults.sim_port),
+            public_url=(get("PUBLIC_URL") or "").rstrip("/"),
             reply_token_max_age_s=parse_duration(get("REPLY_TOKEN_MAX_AGE") or "50"),
             event_lease_s=parse_duration(get("EVENT_LEASE") or "60"),
             line_timeout_s=parse_duration(get("LINE_TIMEOUT") or "10"),
@@ -101,6 +105,10 @@ class Settings:
             ticket_close_after_s=parse_duration(get("TICKET_CLOSE_AFTER") or "3d"),
             queue_immediate=(get("QUEUE_IMMEDIATE") or "").lower() in {"1", "true", "yes"},
         )
+
+    @property
+    def public_base_url(self) -> str:
+        return self.public_url or f"http://127.0.0.1:{self.port}"
 
     def require_line_credentials(self) -> None:
         """Fail at start-up, with a readable message, when the web or worker cannot talk to LINE."""

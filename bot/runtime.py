@@ -6,6 +6,7 @@ through `get_runtime()`.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -20,11 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory
 from bot.line_client import LineClient
+from bot.media import MediaLinks
 from bot.ratelimit import FileRateLimiter, RedisRateLimiter
 from faq.directory import Directory
 from faq.service import FaqService
 from handlers import Dispatcher, build_dispatcher
 from ticketing.escalation import Timings
+
+log = logging.getLogger(__name__)
 
 
 def _signal_worker() -> None:
@@ -103,6 +107,17 @@ class Runtime:
         return FileRateLimiter(
             Path(self.settings.huey_sqlite_path).with_suffix(".multicast-rate"), 200
         )
+
+    @cached_property
+    def media(self) -> MediaLinks | None:
+        """Signed links to ticket screenshots for coordinators' cards. None on a real channel
+        without an HTTPS `PUBLIC_URL`: LINE would refuse the whole message, so cards then only
+        say how many screenshots the ticket holds."""
+        base = self.settings.public_base_url
+        if not base.startswith("https://") and self.settings.line_api_base is None:
+            log.warning("PUBLIC_URL is not an https:// URL: coordinators will not see screenshots")
+            return None
+        return MediaLinks(self.settings.channel_secret, base)
 
     @cached_property
     def line(self) -> LineClient:

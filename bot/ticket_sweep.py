@@ -23,7 +23,7 @@ def sweep_tickets(rt: Runtime, now: datetime | None = None, send: bool = True) -
         with transaction(rt.sessions) as session:
             result = sweep(session, now, rt.timings)
             rows = [
-                OutboundMessage(user_id=n.to, messages=render(session, n, rt.faq.labels))
+                OutboundMessage(user_id=n.to, messages=render(session, n, rt.faq.labels, rt.media))
                 for n in result.notices
             ]
             session.add_all(rows)

@@ -22,6 +22,10 @@ class LineReader(Protocol):
     def show_loading(self, user_id: str, seconds: int = 20) -> None: ...
 
 
+class ImageLinks(Protocol):
+    def url(self, image_id: int) -> str: ...
+
+
 class Services(Protocol):
     """The domain services handlers call, built once per process (the Runtime provides them)."""
 
@@ -30,6 +34,9 @@ class Services(Protocol):
 
     @property
     def timings(self) -> Timings: ...
+
+    @property
+    def media(self) -> ImageLinks | None: ...
 
 
 @dataclass

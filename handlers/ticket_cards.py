@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 
 from bot.messages import Message, quick_postback, text
 from bot.thaidate import thai_datetime
+from handlers.context import ImageLinks
 from ticketing.models import Ticket, Volunteer
-from ticketing.service import Notice
+from ticketing.service import Notice, image_ids
 
 LEVEL_NAMES = {"province": "ระดับจังหวัด", "region": "ระดับภาค", "central": "ส่วนกลาง"}
 TITLES = {
@@ -40,8 +41,17 @@ def _row(label: str, value: str) -> dict[str, Any]:
     }
 
 
+def image_message(url: str) -> Message:
+    return {"type": "image", "originalContentUrl": url, "previewImageUrl": url}
+
+
 def coordinator_card(
-    ticket: Ticket, kind: str, labels: Mapping[str, str] | None = None, district: str | None = None
+    ticket: Ticket,
+    kind: str,
+    labels: Mapping[str, str] | None = None,
+    district: str | None = None,
+    screenshots: int = 0,
+    screenshot_url: str | None = None,
 ) -> Message:
     title = f"{TITLES.get(kind, 'เรื่อง')} {ticket.number}"
     description = (
@@ -65,6 +75,7 @@ def coordinator_card(
                 _row("หมวด", (labels or {}).get(ticket.category or "", "ทั่วไป")),
                 _row("ถึง", LEVEL_NAMES.get(ticket.level, ticket.level)),
                 _row("เวลา", thai_datetime(ticket.created_at)),
+                *([_row("ภาพหน้าจอ", f"{screenshots} ภาพ")] if screenshots else []),
                 {"type": "separator"},
                 {"type": "text", "text": description, "wrap": True, "size": "sm"},
             ],
@@ -81,6 +92,15 @@ def coordinator_card(
             ],
         },
     }
+    if screenshot_url:
+        bubble["hero"] = {
+            "type": "image",
+            "url": screenshot_url,
+            "size": "full",
+            "aspectRatio": "4:3",
+            "aspectMode": "fit",
+            "action": {"type": "uri", "label": "ดูภาพหน้าจอ", "uri": screenshot_url},
+        }
     return {"type": "flex", "altText": f"{title}: {description[:60]}", "contents": bubble}
 
 
@@ -98,22 +118,40 @@ def rating_message(ticket: Ticket, resolution: str) -> Message:
 
 
 def render(
-    session: Session, notice: Notice, labels: Mapping[str, str] | None = None
+    session: Session,
+    notice: Notice,
+    labels: Mapping[str, str] | None = None,
+    media: ImageLinks | None = None,
 ) -> list[Message]:
-    """`labels`: FAQ topic id → Thai label, for the card's category."""
+    """`labels`: FAQ topic id → Thai label, for the card's category; `media`: links to the
+    ticket's screenshots (without it, cards and relays go out as text only)."""
     ticket = session.get(Ticket, notice.ticket_id)
     assert ticket is not None
     answer_button = [quick_postback("ตอบกลับ", f"action=reply&t={ticket.id}", "ตอบกลับ")]
+    relayed_image = notice.extra.get("image")
+    image = [image_message(media.url(relayed_image))] if media and relayed_image else []
     match notice.kind:
         case "new" | "escalated" | "reminder":
             person = session.get(Volunteer, ticket.user_id)
-            return [
-                coordinator_card(ticket, notice.kind, labels, person.district if person else None)
-            ]
+            ids = image_ids(session, ticket.id)
+            with_images = media is not None and notice.kind != "reminder"
+            urls = [media.url(i) for i in ids] if with_images else []
+            card = coordinator_card(
+                ticket,
+                notice.kind,
+                labels,
+                person.district if person else None,
+                len(ids),
+                urls[0] if urls else None,
+            )
+            # The first screenshot is the card's picture; the rest follow it (≤ 5 per push).
+            return [card, *(image_message(url) for url in urls[1:5])]
         case "relay":
-            return [text(f"[{ticket.number}] ข้อความจากอาสาสมัคร:\n{notice.text}", answer_button)]
+            said = f"[{ticket.number}] ข้อความจากอาสาสมัคร:\n{notice.text}"
+            return [*image, text(said, answer_button)]
         case "reopened":
-            return [text(f"[{ticket.number}] อาสาสมัครเปิดเรื่องอีกครั้ง:\n{notice.text}", answer_button)]
+            said = f"[{ticket.number}] อาสาสมัครเปิดเรื่องอีกครั้ง:\n{notice.text}"
+            return [*image, text(said, answer_button)]
         case "reply":
             sender = notice.extra.get("from", "ผู้ประสานงาน")
             return [text(f"[{ticket.number}] {notice.text}\n— {sender}")]

@@ -12,6 +12,7 @@ import re
 
 from sqlalchemy import select
 
+from bot.media import image_type
 from bot.messages import quick_message, quick_postback, text
 from bot.thaidate import thai_datetime, thai_duration
 from faq.models import FaqAnswer
@@ -35,6 +36,7 @@ SET_DISTRICT = re.compile(r"^(?:อำเภอ|อ\.)\s*(\S.{0,60})$")
 REPORT = re.compile(r"^แจ้งปัญหา\s*(.*)$", re.S)
 CANCEL_WORDS = {"ยกเลิก", "cancel"}
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
+MAX_IMAGES_PER_TICKET = 5  # one push is at most five messages: the card and four more
 
 STATE_NAMES = {
     TicketState.NEW: "รอผู้รับเรื่อง",
@@ -50,7 +52,7 @@ CANCEL_BUTTON = quick_postback("ยกเลิก", "action=ticket-cancel", "�
 def send(ctx: EventContext, notices: list[Notice]) -> None:
     labels = ctx.services.faq.labels
     for notice in notices:
-        ctx.push(notice.to, *render(ctx.session, notice, labels))
+        ctx.push(notice.to, *render(ctx.session, notice, labels, ctx.services.media))
 
 
 # -- text -----------------------------------------------------------------------------------------
@@ -99,8 +101,9 @@ def handle_text(ctx: EventContext, message: str) -> bool:
         if service.coordinator_for(session, user_id) is None:
             ticket = service.active_ticket(session, user_id)
             if ticket is not None:
-                send(ctx, service.volunteer_message(session, ticket, message))
-                ctx.reply(text(f"ส่งข้อความถึงผู้ประสานงานแล้วครับ (เรื่อง {ticket.number})"))
+                notices = service.volunteer_message(session, ticket, message)
+                send(ctx, notices)
+                ctx.reply(text(relayed(ticket.number, "ข้อความ", notices)))
                 return True
     except TicketError as refused:
         ctx.reply(text(str(refused)))
@@ -172,7 +175,8 @@ def on_flow_text(ctx: EventContext, flow: str, data: dict, message: str) -> bool
 def ask_confirm(ctx: EventContext, data: dict) -> None:
     assert ctx.user_id is not None
     service.set_flow(ctx.session, ctx.user_id, FLOW_CONFIRM, data)
-    image = "\n(แนบภาพหน้าจอแล้ว)" if data.get("image") else ""
+    count = len(data.get("images", []))
+    image = f"\n(แนบภาพหน้าจอ {count} ภาพ)" if count else ""
     ctx.reply(
         text(
             f"สรุปปัญหาที่จะแจ้ง:\n{data['description']}{image}\n\n"
@@ -229,7 +233,7 @@ def create_ticket(ctx: EventContext, description: str, data: dict | None = None)
     assert ctx.user_id is not None
     data = data or {}
     match = ctx.services.faq.matcher.match(description)
-    image = base64.b64decode(data["image"]) if data.get("image") else None
+    images = [(base64.b64decode(i["content"]), i["type"]) for i in data.get("images", [])]
     ticket, notices = service.open_ticket(
         ctx.session,
         ctx.services.faq.directory,
@@ -237,8 +241,7 @@ def create_ticket(ctx: EventContext, description: str, data: dict | None = None)
         description,
         category=match.best,
         conversation=recent_questions(ctx),
-        image=image,
-        image_type=data.get("image_type"),
+        images=images,
     )
     service.clear_flow(ctx.session, ctx.user_id)
     send(ctx, notices)
@@ -267,26 +270,52 @@ def status_text(ctx: EventContext) -> str:
     return "เรื่องที่ท่านแจ้งไว้:\n" + "\n".join(lines)
 
 
+def relayed(number: str, what: str, notices: list[Notice]) -> str:
+    if notices:
+        return f"ส่ง{what}ถึงผู้ประสานงานแล้วครับ (เรื่อง {number})"
+    # Nobody linked at the ticket's level yet (central, say): kept for whoever takes it.
+    return f"เพิ่ม{what}ในเรื่อง {number} แล้วครับ ผู้ประสานงานจะเห็นเมื่อรับเรื่อง"
+
+
 # -- images -------------------------------------------------------------------------------------
 
 
 def handle_image(ctx: EventContext) -> bool:
-    """A screenshot while describing a problem is stored with the ticket-to-be."""
-    if not ctx.user_id:
+    """A screenshot while describing a problem goes with the ticket-to-be; one sent on an open
+    ticket is stored with it and relayed like a message. False: no ticket to attach it to."""
+    user_id = ctx.user_id
+    if not user_id:
         return False
-    flow = service.get_flow(ctx.session, ctx.user_id)
-    if flow is None or flow.flow not in (FLOW_DESCRIBE, FLOW_CONFIRM):
+    session = ctx.session
+    flow = service.get_flow(session, user_id)
+    describing = flow is not None and flow.flow in (FLOW_DESCRIBE, FLOW_CONFIRM)
+    ticket = None
+    if not describing and service.coordinator_for(session, user_id) is None:
+        ticket = service.active_ticket(session, user_id)
+    if not describing and ticket is None:
         return False
-    ctx.line.show_loading(ctx.user_id, 10)
+    ctx.line.show_loading(user_id, 10)
     content = ctx.line.get_content(str(ctx.message.get("id")))
     if len(content) > MAX_IMAGE_BYTES:
         ctx.reply(text("ภาพใหญ่เกินไปครับ (เกิน 2 MB) กรุณาส่งภาพหน้าจอที่เล็กลง"))
         return True
-    data = dict(flow.data)
-    data["image"] = base64.b64encode(content).decode()
-    data["image_type"] = "image/jpeg"
-    data.setdefault("description", "(ภาพหน้าจอ)")
-    ask_confirm(ctx, data)
+    if describing:
+        assert flow is not None
+        data = dict(flow.data)
+        images = list(data.get("images", []))
+        if len(images) >= MAX_IMAGES_PER_TICKET:
+            ctx.reply(text(f"แนบภาพได้สูงสุด {MAX_IMAGES_PER_TICKET} ภาพต่อเรื่องครับ"))
+            return True
+        encoded = base64.b64encode(content).decode()
+        data["images"] = [*images, {"content": encoded, "type": image_type(content)}]
+        data.setdefault("description", "(ภาพหน้าจอ)")
+        ask_confirm(ctx, data)
+        return True
+    assert ticket is not None
+    image = service.attach_image(session, ticket, content, image_type(content))
+    notices = service.volunteer_message(session, ticket, "(ภาพหน้าจอ)", image=image)
+    send(ctx, notices)
+    ctx.reply(text(relayed(ticket.number, "ภาพ", notices)))
     return True
 
 

@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, jsonify, request
 from linebot.v3.messaging import (
@@ -85,6 +86,39 @@ def _text_length_details(messages: list[dict[str, Any]]) -> list[dict[str, str]]
     ]
 
 
+IMAGE_URL_KEYS = ("originalContentUrl", "previewImageUrl", "url")
+
+
+def _image_url_details(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """LINE fetches images only over HTTPS. Loopback http is let through so that a bot on
+    this machine can show its own files on the chat page (real LINE could not reach it)."""
+
+    def allowed(url: str) -> bool:
+        host = urlsplit(url).hostname or ""
+        return url.startswith("https://") or (
+            url.startswith("http://") and host in {"127.0.0.1", "localhost"}
+        )
+
+    details = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "image":
+                for key in IMAGE_URL_KEYS:
+                    if key in node and not allowed(str(node[key])):
+                        details.append(
+                            {"message": "must be an HTTPS URL", "property": f"{path}.{key}"}
+                        )
+            for key, value in node.items():
+                walk(value, f"{path}.{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}[{i}]")
+
+    walk(messages, "messages")
+    return details
+
+
 def create_sim_app(state: SimState) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.config["SIM_STATE"] = state
@@ -129,7 +163,8 @@ def create_sim_app(state: SimState) -> Flask:
         except Exception as exc:  # pydantic ValidationError or the SDK's discriminator ValueError
             details = _validation_details(exc)
             return None, line_error(400, f"The request body has {len(details)} error(s)", details)
-        details = _text_length_details(body.get("messages") or [])
+        messages = body.get("messages") or []
+        details = _text_length_details(messages) + _image_url_details(messages)
         if details:
             return None, line_error(400, f"The request body has {len(details)} error(s)", details)
         return body, None

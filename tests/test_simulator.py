@@ -16,6 +16,13 @@ USER = "U" + "c" * 32
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
+IMAGE_OVER_HTTP = {
+    "type": "image",
+    "originalContentUrl": "http://desk.example/a.png",
+    "previewImageUrl": "http://desk.example/a.png",
+}
+
+
 def post(sim, path: str, body, headers=None):
     return requests.post(
         f"{sim[1].url}{path}", json=body, headers={**AUTH, **(headers or {})}, timeout=5
@@ -41,6 +48,7 @@ def test_requests_without_the_channel_token_are_401(sim):
         {"to": USER, "messages": [{"type": "text", "text": "x"}] * 6},  # over 5
         {"messages": [{"type": "text", "text": "x"}]},  # no recipient
         {"to": USER, "messages": [{"type": "text", "text": "ก" * 5001}]},  # over 5,000 units
+        {"to": USER, "messages": [IMAGE_OVER_HTTP]},  # LINE fetches images over HTTPS only
     ],
 )
 def test_invalid_request_bodies_are_400_in_lines_error_shape(sim, body):
@@ -50,6 +58,16 @@ def test_invalid_request_bodies_are_400_in_lines_error_shape(sim, body):
     assert error["message"].startswith("The request body has")
     assert error["details"] and {"message", "property"} <= set(error["details"][0])
     assert sim_messages(sim[1].url, USER) == []
+
+
+def test_https_and_loopback_image_urls_are_accepted(sim):
+    local = {**IMAGE_OVER_HTTP, "originalContentUrl": "http://127.0.0.1:8000/a.png"}
+    local["previewImageUrl"] = local["originalContentUrl"]
+    secure = {**IMAGE_OVER_HTTP, "originalContentUrl": "https://desk.example/a.png"}
+    secure["previewImageUrl"] = secure["originalContentUrl"]
+    response = post(sim, "/v2/bot/message/push", {"to": USER, "messages": [local, secure]})
+    assert response.status_code == 200, response.text
+    assert [m["type"] for m in sim_messages(sim[1].url, USER)] == ["image", "image"]
 
 
 def test_multicast_over_500_recipients_is_refused(sim):

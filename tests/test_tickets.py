@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 import threading
@@ -13,11 +14,12 @@ from sqlalchemy import func, select
 from bot.config import PROJECT_ROOT
 from bot.db import transaction
 from bot.inbox import sweep as sweep_leftovers
+from bot.media import MediaLinks
 from bot.models import OutboundMessage, utcnow
 from bot.ticket_sweep import sweep_tickets
 from tests.conftest import sim_messages, sim_send
 from ticketing import service
-from ticketing.models import Ticket, TicketEvent, TicketState
+from ticketing.models import Ticket, TicketEvent, TicketImage, TicketState
 
 VOLUNTEER = "U" + "1" * 32
 PROVINCE_COORD = "U" + "2" * 32
@@ -141,20 +143,96 @@ def test_volunteer_can_cancel_while_describing(runtime, bot, sim):
         assert session.scalar(select(func.count()).select_from(Ticket)) == 0
 
 
-def test_a_screenshot_is_stored_with_the_ticket(runtime, bot, sim):
-    import base64
+PNG = b"\x89PNG\r\n\x1a\n" + b"screenshot"
+JPEG = b"\xff\xd8\xff\xe0" + b"second screenshot"
 
+
+def fetch(client, url: str):
+    """GET one of the bot's media links through the Flask test client."""
+    path = url.split("://", 1)[1].split("/", 1)[1]
+    return client.get("/" + path)
+
+
+def test_screenshots_are_stored_and_coordinators_see_them(runtime, bot, sim, client):
     link(runtime, PROVINCE_COORD, "province", "สงขลา")
     with transaction(runtime.sessions) as session:
         service.set_province(session, VOLUNTEER, "สงขลา", runtime.faq.directory)
     url = sim[1].url
     sim_send(url, user=VOLUNTEER, text="แจ้งปัญหา")
-    png = b"\x89PNG\r\n\x1a\nscreenshot"
-    sim_send(url, user=VOLUNTEER, image=base64.b64encode(png).decode())
+    sim_send(url, user=VOLUNTEER, image=base64.b64encode(PNG).decode())
+    sim_send(url, user=VOLUNTEER, image=base64.b64encode(JPEG).decode())
+    assert "แนบภาพหน้าจอ 2 ภาพ" in last(sim, VOLUNTEER)["text"]
     sim_send(url, user=VOLUNTEER, text="แอปเด้งตอนกดบันทึก")
     sim_send(url, user=VOLUNTEER, postback="action=ticket-confirm")
+
     stored = ticket(runtime, 1)
-    assert stored.image == png and "แอปเด้ง" in stored.description
+    assert "แอปเด้ง" in stored.description
+    with runtime.sessions() as session:
+        images = session.scalars(select(TicketImage).order_by(TicketImage.id)).all()
+        assert [(i.ticket_id, i.content, i.content_type) for i in images] == [
+            (1, PNG, "image/png"),
+            (1, JPEG, "image/jpeg"),
+        ]
+    card, second = sim_messages(url, PROVINCE_COORD)[-2:]
+    assert "2 ภาพ" in str(card["contents"]["body"])
+    hero = card["contents"]["hero"]["url"]
+    assert second["type"] == "image"
+    shown = fetch(client, hero)
+    assert shown.status_code == 200 and shown.data == PNG and shown.mimetype == "image/png"
+    assert fetch(client, second["originalContentUrl"]).data == JPEG
+    # The link is signed: another id or a changed signature is refused.
+    assert fetch(client, hero.replace("/ticket-images/1?", "/ticket-images/2?")).status_code == 403
+    assert fetch(client, hero[:-4] + "0000").status_code == 403
+
+
+def test_media_links_expire_and_need_the_right_key():
+    now = [1_000_000.0]
+    links = MediaLinks("secret", "https://desk.example", ttl_s=60, clock=lambda: now[0])
+    url = links.url(7)
+    query = dict(part.split("=") for part in url.split("?", 1)[1].split("&"))
+    assert url.startswith("https://desk.example/media/ticket-images/7?")
+    assert links.verify(7, query["e"], query["s"])
+    assert not links.verify(8, query["e"], query["s"])
+    assert not MediaLinks("other", "https://desk.example").verify(7, query["e"], query["s"])
+    now[0] += 61
+    assert not links.verify(7, query["e"], query["s"])
+
+
+def test_without_an_https_public_url_real_line_gets_no_image_links(settings):
+    from dataclasses import replace
+
+    from bot.runtime import Runtime
+
+    real_line = replace(settings, line_api_base=None)
+    assert Runtime.from_settings(real_line).media is None
+    public = replace(real_line, public_url="https://desk.example")
+    assert Runtime.from_settings(public).media.url(1).startswith("https://desk.example/media/")
+
+
+def test_messages_on_an_unclaimed_ticket_reach_the_coordinators_it_is_addressed_to(
+    runtime, bot, sim, client
+):
+    link(runtime, PROVINCE_COORD, "province", "สุราษฎร์ธานี")
+    waiting = open_ticket(runtime, sim)
+    url = sim[1].url
+    sim_send(url, user=VOLUNTEER, text="ขึ้นว่า error 500 ครับ")
+    assert "ส่งข้อความถึงผู้ประสานงานแล้ว" in last(sim, VOLUNTEER)["text"]
+    relay = last(sim, PROVINCE_COORD)
+    assert waiting.number in relay["text"] and "error 500" in relay["text"]
+    sim_send(url, user=VOLUNTEER, image=base64.b64encode(PNG).decode())
+    picture, note = sim_messages(url, PROVINCE_COORD)[-2:]
+    assert picture["type"] == "image" and "(ภาพหน้าจอ)" in note["text"]
+    assert fetch(client, picture["originalContentUrl"]).data == PNG
+    stored = ticket(runtime, waiting.id)
+    assert stored.state == TicketState.NEW  # still waiting for someone to take it
+    assert [m["text"] for m in stored.conversation[-2:]] == ["ขึ้นว่า error 500 ครับ", "(ภาพหน้าจอ)"]
+
+
+def test_with_nobody_linked_the_message_is_kept_for_whoever_takes_the_ticket(runtime, bot, sim):
+    waiting = open_ticket(runtime, sim, province="ยะลา")  # no coordinator linked anywhere
+    sim_send(sim[1].url, user=VOLUNTEER, text="ลองใหม่แล้วก็ยังไม่ได้")
+    assert f"เพิ่มข้อความในเรื่อง {waiting.number}" in last(sim, VOLUNTEER)["text"]
+    assert ticket(runtime, waiting.id).conversation[-1]["text"] == "ลองใหม่แล้วก็ยังไม่ได้"
 
 
 # -- routing and escalation ---------------------------------------------------------------------

@@ -72,8 +72,6 @@ class Ticket(Base):
     region: Mapped[str] = mapped_column(String(64))
     category: Mapped[str | None] = mapped_column(String(64))  # FAQ topic of the description
     description: Mapped[str] = mapped_column(Text)
-    image: Mapped[bytes | None] = mapped_column(LargeBinary)
-    image_type: Mapped[str | None] = mapped_column(String(40))
     conversation: Mapped[list[Any]]  # what the volunteer said before and since
     state: Mapped[str] = mapped_column(String(16), default=TicketState.NEW)
     level: Mapped[str] = mapped_column(String(16))  # who it is addressed to now
@@ -125,6 +123,21 @@ class TicketEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_ticket_events_ticket", "ticket_id", "id"),)
+
+
+class TicketImage(Base):
+    """A screenshot the volunteer sent while describing the problem or later on the ticket.
+
+    Kept in the database with the ticket (the record of what happened); coordinators see it
+    through a signed link served by the web app (`bot.media`)."""
+
+    __tablename__ = "ticket_images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    content_type: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ChatState(Base):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from ticketing.models import (
     InviteCode,
     Ticket,
     TicketEvent,
+    TicketImage,
     TicketState,
     Volunteer,
 )
@@ -40,7 +42,9 @@ class Notice:
     """Someone must be told something about a ticket; the LINE side words it."""
 
     to: str  # LINE user id
-    kind: str  # new | escalated | reply | resolved | reminder | relay | reopened | claimed-by
+    # new | escalated | reply | resolved | reminder | relay | reopened | claimed-by;
+    # extra["image"]: the id of a TicketImage that goes with a relay or reopening
+    kind: str
     ticket_id: int
     text: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -200,10 +204,10 @@ def open_ticket(
     description: str,
     category: str | None = None,
     conversation: list[Any] | None = None,
-    image: bytes | None = None,
-    image_type: str | None = None,
+    images: Sequence[tuple[bytes, str]] = (),
     now: datetime | None = None,
 ) -> tuple[Ticket, list[Notice]]:
+    """`images`: (content, content type) of screenshots sent while describing the problem."""
     person = volunteer(session, user_id)
     if not person.province:
         raise TicketError("กรุณาบอกจังหวัดของท่านก่อน")
@@ -214,8 +218,6 @@ def open_ticket(
         region=directory.region_of[person.province],
         category=category,
         description=description,
-        image=image,
-        image_type=image_type,
         conversation=conversation or [],
         state=TicketState.NEW,
         level="province",
@@ -223,6 +225,8 @@ def open_ticket(
     )
     session.add(ticket)
     session.flush()
+    for content, content_type in images:
+        attach_image(session, ticket, content, content_type, ticket.created_at)
     level, people = route(session, ticket)
     ticket.level = level
     record(session, ticket, "volunteer", TicketState.NEW, f"ส่งถึงระดับ {level}")
@@ -238,11 +242,12 @@ def tickets_of(session: Session, user_id: str, limit: int = 5) -> list[Ticket]:
 
 
 def active_ticket(session: Session, user_id: str, now: datetime | None = None) -> Ticket | None:
-    """The volunteer's ticket that their next message belongs to: open and claimed, or
-    resolved less than three days ago (a message then reopens it)."""
+    """The volunteer's ticket that their next message belongs to: still open (waiting for a
+    coordinator or being handled), or resolved less than three days ago (a message then
+    reopens it)."""
     now = now or utcnow()
     for ticket in tickets_of(session, user_id, limit=3):
-        if ticket.state in (TicketState.CLAIMED, TicketState.WAITING):
+        if ticket.state in TicketState.OPEN:
             return ticket
         if (
             ticket.state == TicketState.RESOLVED
@@ -251,6 +256,31 @@ def active_ticket(session: Session, user_id: str, now: datetime | None = None) -
         ):
             return ticket
     return None
+
+
+def attach_image(
+    session: Session,
+    ticket: Ticket,
+    content: bytes,
+    content_type: str,
+    now: datetime | None = None,
+) -> TicketImage:
+    image = TicketImage(
+        ticket_id=ticket.id, content=content, content_type=content_type, created_at=now or utcnow()
+    )
+    session.add(image)
+    session.flush()
+    return image
+
+
+def image_ids(session: Session, ticket_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(TicketImage.id)
+            .where(TicketImage.ticket_id == ticket_id)
+            .order_by(TicketImage.id)
+        )
+    )
 
 
 # -- what coordinators do -----------------------------------------------------------------------
@@ -348,26 +378,40 @@ def escalate_now(
 
 
 def volunteer_message(
-    session: Session, ticket: Ticket, text: str, now: datetime | None = None
+    session: Session,
+    ticket: Ticket,
+    text: str,
+    now: datetime | None = None,
+    image: TicketImage | None = None,
 ) -> list[Notice]:
-    """A volunteer's message on their active ticket: relayed to the coordinator; reopens a
-    resolved ticket."""
+    """A volunteer's message (text, or a screenshot with `text` describing it) on their active
+    ticket. It joins the ticket's conversation and is relayed to whoever has the ticket: its
+    claimer, or while unclaimed the coordinators it is addressed to now. A message on a
+    resolved ticket reopens it."""
     now = now or utcnow()
-    ticket.conversation = [*ticket.conversation, {"from": "volunteer", "text": text}]
-    owner = session.get(Coordinator, ticket.claimed_by) if ticket.claimed_by else None
+    said: dict[str, Any] = {"from": "volunteer", "text": text}
+    if image is not None:
+        said["image"] = image.id
+    ticket.conversation = [*ticket.conversation, said]
+    kind = "relay"
     if ticket.state == TicketState.RESOLVED:
         _transition(
             session, ticket, TicketState.CLAIMED, "volunteer", "เปิดเรื่องอีกครั้ง: " + text[:300]
         )
         ticket.resolved_at = None
         kind = "reopened"
+    elif ticket.state == TicketState.WAITING:
+        _transition(session, ticket, TicketState.CLAIMED, "volunteer", text[:500])
     else:
-        if ticket.state == TicketState.WAITING:
-            _transition(session, ticket, TicketState.CLAIMED, "volunteer", text[:500])
-        kind = "relay"
-    if owner is None or owner.line_user_id is None:
-        return []
-    return [Notice(owner.line_user_id, kind, ticket.id, text)]
+        note = "ข้อความเพิ่มเติม: " + text[:300]
+        record(session, ticket, "volunteer", ticket.state, note, from_state=ticket.state)
+    if ticket.claimed_by is not None:
+        owner = session.get(Coordinator, ticket.claimed_by)
+        people = [owner] if owner is not None else []
+    else:
+        people = coordinators_at(session, ticket.level, ticket.province, ticket.region)
+    extra = {"image": image.id} if image is not None else {}
+    return [Notice(p.line_user_id, kind, ticket.id, text, extra) for p in people if p.line_user_id]
 
 
 def rate(session: Session, user_id: str, ticket_id: int, rating: int) -> None:
