@@ -3,6 +3,7 @@
 match   one question per line on stdin → {"query", "id" | null, "score"} per line, same order
 export  the knowledge base as JSON: [{"id", "questions": [...], "answer"}]
 eval    top-1 accuracy in scope, abstention out of scope, the misses, and two baselines
+calibrate FILE...  the same two figures at a range of thresholds, over all the files together
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def print_score(score: Score, show_misses: bool) -> None:
 
 
 def cmd_eval(service: FaqService, path: Path) -> int:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    rows = read_rows(path)
     entries = list(service.entries.values())
     ours = evaluate("smartbmn matcher", lambda q: service.matcher.match(q).id, rows)
     print(f"{path}: {ours.in_scope} in scope, {ours.out_of_scope} out of scope")
@@ -119,6 +120,29 @@ def cmd_eval(service: FaqService, path: Path) -> int:
             }
         )
     )
+    return 0
+
+
+def read_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def cmd_calibrate(service: FaqService, paths: list[Path]) -> int:
+    rows = [row for path in paths for row in read_rows(path)]
+    matcher = service.matcher
+    chosen = matcher.threshold
+    print(f"{len(rows)} questions from {len(paths)} files; threshold in use {chosen}")
+    try:
+        for step in range(13):
+            matcher.threshold = round(0.24 + 0.02 * step, 2)  # single-threaded CLI: safe
+            score = evaluate("", lambda q: matcher.match(q).id, rows)
+            mark = " <" if matcher.threshold == chosen else ""
+            print(
+                f"threshold {matcher.threshold:.2f}  top-1 in scope {score.accuracy:6.1%}  "
+                f"abstention {score.abstention:6.1%}{mark}"
+            )
+    finally:
+        matcher.threshold = chosen
     return 0
 
 
@@ -150,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("export", help="print the knowledge base as JSON")
     evaluate_parser = sub.add_parser("eval", help="score a JSONL file of {q, id}")
     evaluate_parser.add_argument("file", type=Path)
+    calibrate_parser = sub.add_parser("calibrate", help="accuracy and abstention by threshold")
+    calibrate_parser.add_argument("files", type=Path, nargs="+")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -160,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{time.perf_counter() - started:.2f} s"
         )
         return cmd_eval(service, args.file)
+    if args.command == "calibrate":
+        return cmd_calibrate(service, args.files)
     if args.command == "match":
         return cmd_match(service)
     return cmd_export(service)

@@ -233,3 +233,15 @@ def test_cli_eval_prints_accuracy_abstention_and_baselines():
     assert "keyword auto-reply" in out and "WRatio" in out
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["in_scope"] == 50 and summary["out_of_scope"] == 10
+
+
+def test_cli_calibrate_shows_the_trade_off_and_marks_the_threshold_in_use(tmp_path):
+    questions = tmp_path / "q.jsonl"
+    rows = [{"q": "ลืมรหัสผ่านเข้าแอป", "id": "forgot-password"}, {"q": "ราคาทองวันนี้", "id": None}]
+    questions.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
+    lines = [
+        line for line in run_cli("calibrate", str(questions)).splitlines() if "threshold " in line
+    ]
+    abstention = [float(line.split("abstention")[1].strip(" <%")) for line in lines[1:]]
+    assert len(lines) == 14 and sum(line.endswith("<") for line in lines) == 1
+    assert abstention == sorted(abstention)  # a higher threshold never answers more
