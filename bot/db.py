@@ -35,7 +35,9 @@ def write_lock(engine: Engine) -> AbstractContextManager[object]:
     return _sqlite_write_locks.setdefault(id(engine), threading.Lock())
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, autocommit: bool = False) -> Engine:
+    """`autocommit` (PostgreSQL): every statement is its own transaction, committed in the same
+    round trip — for single-statement writes on the hot path (the webhook's inbox)."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -44,7 +46,10 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+    return create_engine(
+        url, pool_pre_ping=not autocommit, pool_size=10, max_overflow=20, **options
+    )
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -11,16 +11,18 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
-from bot.db import claim, claimable, transaction
+from bot.db import claim, claimable, transaction, write_lock
 from bot.models import OutboundMessage, WebhookEvent, utcnow
 from bot.outbox import deliver
 from handlers.context import EventContext
@@ -65,6 +67,38 @@ def _insert_new_event(dialect: str) -> Any:
         .on_conflict_do_nothing(index_elements=["webhook_event_id"])
         .returning(WebhookEvent.id)
     )
+
+
+@contextmanager
+def inbox_connection(engine: Engine) -> Iterator[Connection]:
+    """Where the webhook writes its events before answering LINE (`Runtime.inbox_engine`).
+
+    PostgreSQL: an autocommit engine. Each `INSERT … ON CONFLICT DO NOTHING` is then its own
+    durable transaction in one round trip instead of three (BEGIN, INSERT, COMMIT). A body of
+    several events that fails half-way is answered with an error and redelivered by LINE; the
+    events already stored are skipped by their unique id. SQLite: one transaction under the
+    process's write lock.
+    """
+    with write_lock(engine), engine.begin() as conn:
+        yield conn
+
+
+def store_new_events(engine: Engine, events: list[dict[str, Any]]) -> list[int]:
+    """`store_events` on the inbox engine, once more after a dropped connection.
+
+    The inbox pool does not ping before each use (a round trip per webhook call); a connection
+    the database dropped (restart, failover) fails instead, the pool is invalidated, and the
+    second try runs on a fresh one. Storing is idempotent by event id, so a retry is safe.
+    """
+    for attempt in (1, 2):
+        try:
+            with inbox_connection(engine) as conn:
+                return store_events(conn, events)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated or attempt == 2:
+                raise
+            log.warning("inbox connection was dropped by the database; trying a fresh one")
+    raise AssertionError("unreachable")
 
 
 def store_events(conn: Connection, events: Iterable[dict[str, Any]]) -> list[int]:

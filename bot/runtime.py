@@ -80,6 +80,20 @@ class Runtime:
         )
 
     @cached_property
+    def inbox_engine(self) -> Engine:
+        """The webhook's writes: on PostgreSQL a small autocommit pool of its own (see
+        `bot.inbox.inbox_connection`), on SQLite the one engine."""
+        if self.engine.dialect.name == "postgresql":
+            return make_engine(self.settings.database_url, autocommit=True)
+        return self.engine
+
+    def dispose(self) -> None:
+        """Close the pools (tests, and processes that end)."""
+        if "inbox_engine" in self.__dict__ and self.inbox_engine is not self.engine:
+            self.inbox_engine.dispose()
+        self.engine.dispose()
+
+    @cached_property
     def directory(self) -> Directory:
         """Coordinators and provinces (small); the FAQ's matcher is not needed to use it."""
         return Directory()

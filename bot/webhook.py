@@ -13,8 +13,7 @@ from functools import cache
 from flask import Blueprint, Response, current_app, request
 from linebot.v3.webhook import SignatureValidator
 
-from bot.db import write_lock
-from bot.inbox import store_events
+from bot.inbox import store_new_events
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -59,8 +58,7 @@ def callback() -> Response:
     if not events:
         return _plain(200, "OK")  # LINE's "Verify" button sends an empty list
 
-    with write_lock(rt.engine), rt.engine.begin() as conn:
-        new_ids = store_events(conn, events)
+    new_ids = store_new_events(rt.inbox_engine, events)
     if new_ids:
         try:
             rt.signal_inbox()

@@ -134,7 +134,7 @@ def runtime(settings: Settings, faq_service) -> Iterator[Runtime]:
     yield rt
     install_runtime(None)
     reset_schema(rt.engine)  # leave the shared test database as we found it: empty
-    rt.engine.dispose()
+    rt.dispose()
 
 
 @pytest.fixture

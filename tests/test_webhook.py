@@ -8,7 +8,7 @@ import json
 import logging
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.models import OutboundMessage, WebhookEvent
 from simulator.signing import sign
@@ -33,6 +33,21 @@ def test_good_signature_is_accepted_and_the_event_stored(client, runtime):
     response = signed_post(client, {"destination": "U0", "events": [text_event("E1")]})
     assert response.status_code == 200
     assert count(runtime, WebhookEvent) == 1
+
+
+def test_a_connection_the_database_dropped_costs_no_event(client, runtime):
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL): a server that drops connections")
+    assert signed_post(client, {"events": [text_event("E1")]}).status_code == 200  # pool warm
+    with runtime.engine.connect() as admin:
+        admin.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    assert signed_post(client, {"events": [text_event("E2")]}).status_code == 200
+    assert count(runtime, WebhookEvent) == 2
 
 
 @pytest.mark.parametrize("secret", ["wrong-secret", ""])
