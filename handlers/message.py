@@ -10,7 +10,6 @@ from handlers.context import EventContext
 from handlers.texts import faq_messages
 from ticketing import service
 
-IMAGE_RECEIVED = "ได้รับรูปภาพแล้วครับ 🙏 หากเป็นภาพหน้าจอปัญหา กรุณาพิมพ์อธิบายปัญหาเพิ่มเติมด้วยนะครับ"
 OTHER_RECEIVED = "ขออภัยครับ ตอนนี้ผมอ่านได้เฉพาะข้อความตัวอักษรและรูปภาพ กรุณาพิมพ์คำถามเป็นข้อความนะครับ"
 STICKER_RECEIVED = "😊 พิมพ์คำถามเกี่ยวกับ Smart Survey หรือการจัดเก็บข้อมูล จปฐ. ได้เลยครับ"
 MAX_QUESTION_CHARS = 1000  # longer texts are descriptions for a person, not FAQ questions
@@ -21,8 +20,7 @@ def on_message(ctx: EventContext) -> None:
     if kind == "text":
         on_text(ctx)
     elif kind == "image":
-        if not tickets.handle_image(ctx):
-            ctx.reply(text(IMAGE_RECEIVED))
+        tickets.handle_image(ctx)
     elif kind == "sticker":
         ctx.reply(text(STICKER_RECEIVED))
     else:

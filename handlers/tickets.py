@@ -12,6 +12,7 @@ import re
 
 from sqlalchemy import select
 
+from bot.line_client import LineRejected
 from bot.media import image_type
 from bot.messages import quick_message, quick_postback, text
 from bot.thaidate import thai_datetime, thai_duration
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 FLOW_PROVINCE = "province"  # waiting for the volunteer's province
 FLOW_DESCRIBE = "ticket-describe"  # waiting for the problem's description
 FLOW_CONFIRM = "ticket-confirm"  # description given; confirm or cancel
+FLOW_IMAGE_OFFER = "image-offer"  # a screenshot came with no ticket; offered to open one
 FLOW_REPLY = "coord-reply"  # the coordinator's next text goes to the volunteer
 FLOW_RESOLVE = "coord-resolve"  # the coordinator's next text is the resolution
 
@@ -36,6 +38,7 @@ SET_DISTRICT = re.compile(r"^(?:อำเภอ|อ\.)\s*(\S.{0,60})$")
 REPORT = re.compile(r"^แจ้งปัญหา\s*(.*)$", re.S)
 CANCEL_WORDS = {"ยกเลิก", "cancel"}
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
+IMAGE_RECEIVED = "ได้รับรูปภาพแล้วครับ 🙏 หากมีคำถาม พิมพ์เป็นข้อความได้เลย"
 MAX_IMAGES_PER_TICKET = 5  # one push is at most five messages: the card and four more
 
 STATE_NAMES = {
@@ -123,7 +126,7 @@ def set_province_from_text(ctx: EventContext, name: str, flow) -> None:
     if flow is not None and flow.flow == FLOW_PROVINCE:
         service.clear_flow(ctx.session, ctx.user_id)
         if not flow.data.get("soft"):  # a report was waiting for the province
-            start_ticket(ctx, str(flow.data.get("detail", "")))
+            start_ticket(ctx, str(flow.data.get("detail", "")), flow.data.get("images", []))
 
 
 def on_flow_text(ctx: EventContext, flow: str, data: dict, message: str) -> bool:
@@ -197,18 +200,29 @@ def learn_display_name(ctx: EventContext, person: Volunteer) -> None:
         log.info("profile not available: %s", exc)
 
 
-def start_ticket(ctx: EventContext, detail: str = "") -> None:
-    """The "แจ้งปัญหา" flow: province first, then the description, then confirm."""
+def start_ticket(ctx: EventContext, detail: str = "", images: list | None = None) -> None:
+    """The "แจ้งปัญหา" flow: province first, then the description, then confirm.
+
+    `images`: screenshots already sent (kept in the flow as base64 until the ticket exists);
+    a pending image offer's screenshots are carried over too."""
     assert ctx.user_id is not None
+    if images is None:
+        pending = service.get_flow(ctx.session, ctx.user_id)
+        offered = pending is not None and pending.flow == FLOW_IMAGE_OFFER
+        images = list(pending.data.get("images", [])) if offered and pending else []
     person = service.volunteer(ctx.session, ctx.user_id)
     if person.display_name is None:
         learn_display_name(ctx, person)
     if not person.province:
-        service.set_flow(ctx.session, ctx.user_id, FLOW_PROVINCE, {"detail": detail})
+        data = {"detail": detail, "images": images}
+        service.set_flow(ctx.session, ctx.user_id, FLOW_PROVINCE, data)
         ctx.reply(text(ASK_PROVINCE, [CANCEL_BUTTON]))
         return
     if detail:
-        create_ticket(ctx, detail)
+        create_ticket(ctx, detail, {"images": images})
+        return
+    if images:
+        ask_confirm(ctx, {"description": "(ภาพหน้าจอ)", "images": images})
         return
     service.set_flow(ctx.session, ctx.user_id, FLOW_DESCRIBE, {})
     ctx.reply(
@@ -280,43 +294,61 @@ def relayed(number: str, what: str, notices: list[Notice]) -> str:
 # -- images -------------------------------------------------------------------------------------
 
 
-def handle_image(ctx: EventContext) -> bool:
+def handle_image(ctx: EventContext) -> None:
     """A screenshot while describing a problem goes with the ticket-to-be; one sent on an open
-    ticket is stored with it and relayed like a message. False: no ticket to attach it to."""
+    ticket is stored with it and relayed like a message; any other is kept for a moment and
+    the volunteer is offered a ticket with it."""
     user_id = ctx.user_id
     if not user_id:
-        return False
+        ctx.reply(text(IMAGE_RECEIVED))
+        return
     session = ctx.session
     flow = service.get_flow(session, user_id)
-    describing = flow is not None and flow.flow in (FLOW_DESCRIBE, FLOW_CONFIRM)
-    ticket = None
-    if not describing and service.coordinator_for(session, user_id) is None:
-        ticket = service.active_ticket(session, user_id)
-    if not describing and ticket is None:
-        return False
+    describing = flow is not None and flow.flow in (FLOW_DESCRIBE, FLOW_CONFIRM, FLOW_IMAGE_OFFER)
+    coordinator = service.coordinator_for(session, user_id) is not None
+    ticket = None if describing or coordinator else service.active_ticket(session, user_id)
+    if coordinator and not describing:
+        ctx.reply(text(IMAGE_RECEIVED))
+        return
     ctx.line.show_loading(user_id, 10)
-    content = ctx.line.get_content(str(ctx.message.get("id")))
+    try:
+        content = ctx.line.get_content(str(ctx.message.get("id")))
+    except LineRejected as refused:  # gone, or sent from another service (contentProvider)
+        log.info("image content not available: %s", refused)
+        ctx.reply(text("ขออภัยครับ เปิดภาพนี้ไม่ได้ กรุณาส่งภาพหน้าจออีกครั้ง"))
+        return
     if len(content) > MAX_IMAGE_BYTES:
         ctx.reply(text("ภาพใหญ่เกินไปครับ (เกิน 2 MB) กรุณาส่งภาพหน้าจอที่เล็กลง"))
-        return True
-    if describing:
-        assert flow is not None
-        data = dict(flow.data)
-        images = list(data.get("images", []))
-        if len(images) >= MAX_IMAGES_PER_TICKET:
-            ctx.reply(text(f"แนบภาพได้สูงสุด {MAX_IMAGES_PER_TICKET} ภาพต่อเรื่องครับ"))
-            return True
-        encoded = base64.b64encode(content).decode()
-        data["images"] = [*images, {"content": encoded, "type": image_type(content)}]
+        return
+    if ticket is not None:
+        image = service.attach_image(session, ticket, content, image_type(content))
+        notices = service.volunteer_message(session, ticket, "(ภาพหน้าจอ)", image=image)
+        send(ctx, notices)
+        ctx.reply(text(relayed(ticket.number, "ภาพ", notices)))
+        return
+    data = dict(flow.data) if flow is not None and describing else {}
+    images = list(data.get("images", []))
+    if len(images) >= MAX_IMAGES_PER_TICKET:
+        ctx.reply(text(f"แนบภาพได้สูงสุด {MAX_IMAGES_PER_TICKET} ภาพต่อเรื่องครับ"))
+        return
+    encoded = base64.b64encode(content).decode()
+    data["images"] = [*images, {"content": encoded, "type": image_type(content)}]
+    if flow is not None and flow.flow in (FLOW_DESCRIBE, FLOW_CONFIRM):
         data.setdefault("description", "(ภาพหน้าจอ)")
         ask_confirm(ctx, data)
-        return True
-    assert ticket is not None
-    image = service.attach_image(session, ticket, content, image_type(content))
-    notices = service.volunteer_message(session, ticket, "(ภาพหน้าจอ)", image=image)
-    send(ctx, notices)
-    ctx.reply(text(relayed(ticket.number, "ภาพ", notices)))
-    return True
+        return
+    service.set_flow(session, user_id, FLOW_IMAGE_OFFER, data)
+    count = len(data["images"])
+    ctx.reply(
+        text(
+            f"ได้รับภาพแล้วครับ ({count} ภาพ) หากเป็นภาพหน้าจอปัญหา "
+            "กดแจ้งปัญหาเพื่อส่งภาพนี้ถึงผู้ประสานงาน หรือพิมพ์คำถามได้เลย",
+            [
+                quick_postback("แจ้งปัญหาพร้อมภาพนี้", "action=ticket-with-image", "แจ้งปัญหาพร้อมภาพ"),
+                CANCEL_BUTTON,
+            ],
+        )
+    )
 
 
 # -- postbacks ----------------------------------------------------------------------------------
@@ -343,6 +375,14 @@ def _confirm(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> None:
     create_ticket(ctx, str(flow.data.get("description", "")), dict(flow.data))
 
 
+def _ticket_with_image(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> None:
+    assert ctx.user_id is not None
+    flow = service.get_flow(ctx.session, ctx.user_id)
+    if flow is None or flow.flow != FLOW_IMAGE_OFFER:
+        raise TicketError('ไม่พบภาพที่รอแจ้งครับ ส่งภาพอีกครั้ง หรือพิมพ์ "แจ้งปัญหา"')
+    start_ticket(ctx)
+
+
 def _cancel(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> None:
     assert ctx.user_id is not None
     service.clear_flow(ctx.session, ctx.user_id)
@@ -357,7 +397,8 @@ def _set_province(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> 
     service.clear_flow(ctx.session, ctx.user_id)
     ctx.reply(text(f"บันทึกจังหวัด{fields['p']}แล้วครับ"))
     if flow is not None and flow.flow == FLOW_PROVINCE and not flow.data.get("soft"):
-        start_ticket(ctx, str(flow.data.get("detail", "")))  # a report was waiting for it
+        # a report was waiting for it
+        start_ticket(ctx, str(flow.data.get("detail", "")), flow.data.get("images", []))
 
 
 def _claim(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> None:
@@ -405,6 +446,7 @@ def _rate(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> None:
 POSTBACKS = {
     "ticket-confirm": _confirm,
     "ticket-cancel": _cancel,
+    "ticket-with-image": _ticket_with_image,
     "set-province": _set_province,
     "claim": _claim,
     "reply": _start_reply,

@@ -185,6 +185,54 @@ def test_screenshots_are_stored_and_coordinators_see_them(runtime, bot, sim, cli
     assert fetch(client, hero[:-4] + "0000").status_code == 403
 
 
+def images_of(runtime, ticket_id: int) -> list[bytes]:
+    with runtime.sessions() as session:
+        rows = session.scalars(select(TicketImage).where(TicketImage.ticket_id == ticket_id))
+        return [row.content for row in rows]
+
+
+def test_a_screenshot_sent_out_of_the_blue_is_offered_as_a_ticket(runtime, bot, sim):
+    link(runtime, PROVINCE_COORD, "province", "สงขลา")
+    with transaction(runtime.sessions) as session:
+        service.set_province(session, VOLUNTEER, "สงขลา", runtime.faq.directory)
+    url = sim[1].url
+    sim_send(url, user=VOLUNTEER, image=base64.b64encode(PNG).decode())
+    offer = last(sim, VOLUNTEER)
+    assert offer["quickReply"]["items"][0]["action"]["data"] == "action=ticket-with-image"
+    sim_send(url, user=VOLUNTEER, postback="action=ticket-with-image")
+    assert "แนบภาพหน้าจอ 1 ภาพ" in last(sim, VOLUNTEER)["text"]
+    sim_send(url, user=VOLUNTEER, text="กดบันทึกแล้วขึ้นแบบนี้")
+    sim_send(url, user=VOLUNTEER, postback="action=ticket-confirm")
+    opened = ticket(runtime, 1)
+    assert "กดบันทึกแล้วขึ้นแบบนี้" in opened.description
+    assert images_of(runtime, 1) == [PNG]
+
+
+def test_an_offered_screenshot_waits_while_the_faq_answers_then_joins_a_report(runtime, bot, sim):
+    with transaction(runtime.sessions) as session:
+        service.set_province(session, VOLUNTEER, "สงขลา", runtime.faq.directory)
+    url = sim[1].url
+    sim_send(url, user=VOLUNTEER, image=base64.b64encode(PNG).decode())
+    sim_send(url, user=VOLUNTEER, text="ลืมรหัสผ่าน")
+    assert "รหัสผ่าน" in last(sim, VOLUNTEER)["text"]  # answered by the FAQ, not a ticket
+    sim_send(url, user=VOLUNTEER, text="แจ้งปัญหา รีเซ็ตรหัสแล้วก็ยังเข้าไม่ได้")
+    assert "BMN-000001" in last(sim, VOLUNTEER)["text"]
+    assert images_of(runtime, 1) == [PNG]
+
+
+class Forgetful(dict):
+    """The simulator's content store, losing everything: as if LINE's copy had expired."""
+
+    def __setitem__(self, key, value) -> None:
+        pass
+
+
+def test_an_image_line_no_longer_has_gets_a_polite_answer(runtime, bot, sim):
+    sim[0].content = Forgetful()
+    sim_send(sim[1].url, user=VOLUNTEER, image=base64.b64encode(PNG).decode())
+    assert "เปิดภาพนี้ไม่ได้" in last(sim, VOLUNTEER)["text"]
+
+
 def test_media_links_expire_and_need_the_right_key():
     now = [1_000_000.0]
     links = MediaLinks("secret", "https://desk.example", ttl_s=60, clock=lambda: now[0])
