@@ -35,6 +35,8 @@ from faq.normalize import Tokenizer, normalize
 PROVINCE, REGION, NUMBER = "@จังหวัด", "@ภาค", "@เลข"
 _PLACEHOLDERS = {"xprovincex": PROVINCE, "xregionx": REGION}
 _MARKERS = frozenset({PROVINCE, REGION, NUMBER})
+# Numbers written as words ("สามเดือน", "แปดสิบปี") are numbers too.
+THAI_NUMBER_WORD = re.compile(r"(?:หนึ่ง|เอ็ด|สอง|ยี่|สาม|สี่|ห้า|หก|เจ็ด|แปด|เก้า|สิบ|ร้อย|พัน|หมื่น|แสน|ล้าน)+")
 
 W_TOKENS, W_CHARS, W_FUZZ = 0.5, 0.3, 0.2
 
@@ -176,7 +178,7 @@ class Matcher:
             if found is not None:
                 text = f"{text[: found.start]} {marker} {text[found.end :]}"
         tokens = [
-            NUMBER if t[:1].isdigit() else _PLACEHOLDERS.get(t, t)
+            NUMBER if t[:1].isdigit() or THAI_NUMBER_WORD.fullmatch(t) else _PLACEHOLDERS.get(t, t)
             for t in self.tokenizer.tokens(text, normalized=True)
         ]
         return tokens, text

@@ -64,6 +64,17 @@ def test_mixed_thai_and_english_without_spaces(tokenizer):
     assert "smartsurvey" in tokens and "แอป" in tokens
 
 
+def test_month_abbreviations_and_spelling_variants(tokenizer):
+    assert tokenizer.tokens("ภายใน 14 ส.ค.") == tokenizer.tokens("ภายใน 14 สิงหาคม")
+    assert tokenizer.tokens("มิ.ย. 63")[0] == "มิถุนายน"
+    assert tokenizer.tokens("ส่งเข้าเซิฟเวอร์") == tokenizer.tokens("ส่งเข้าเซิร์ฟเวอร์")
+
+
+def test_numbers_in_words_are_numbers_to_the_matcher(faq):
+    assert faq.matcher.prepare("อยู่ได้สามเดือน")[0] == faq.matcher.prepare("อยู่ได้ ๓ เดือน")[0]
+    assert "@เลข" in faq.matcher.prepare("อายุแปดสิบปี")[0]
+
+
 def test_domain_words_stay_whole(tokenizer):
     assert tokenizer.tokens("ผปส.จังหวัด")[0] == "ผู้ประสานงาน"
     assert "หัวหน้าครัวเรือน" in tokenizer.tokens("หัวหน้าครัวเรือนอายุน้อย")
