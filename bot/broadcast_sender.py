@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, update
@@ -20,6 +20,8 @@ from bot.line_client import LineRejected, LineUnavailable
 from bot.models import utcnow
 from broadcast import service
 from broadcast.models import Announcement, Batch, Status
+
+LINE_STATS_TZ = timezone(timedelta(hours=9))
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -47,22 +49,38 @@ def start_due(rt: Runtime, now: datetime | None = None) -> list[int]:
     return ready + stalled
 
 
+def reachable_followers(rt: Runtime, now: datetime) -> int | None:
+    """LINE's count of the friends a broadcast reaches, from yesterday's statistics (LINE's
+    calendar is UTC+9); None when LINE has none yet, and the quota check then counts the
+    followers this bot has met."""
+    yesterday = (now.astimezone(LINE_STATS_TZ) - timedelta(days=1)).date()
+    try:
+        return rt.line.reachable_followers(yesterday)
+    except (LineRejected, LineUnavailable) as exc:
+        log.warning("follower statistics not available: %s", exc)
+        return None
+
+
 def send_announcement(rt: Runtime, announcement_id: int, now: datetime | None = None) -> str | None:
     """Start (if scheduled) and send every pending batch; returns the final status."""
     now = now or utcnow()
     with rt.sessions() as session:
-        status = session.scalar(
-            select(Announcement.status).where(Announcement.id == announcement_id)
-        )
-    if status == Status.SCHEDULED:
+        row = session.execute(
+            select(Announcement.status, Announcement.audience).where(
+                Announcement.id == announcement_id
+            )
+        ).first()
+    status = row.status if row else None
+    if row is not None and status == Status.SCHEDULED:
         quota = rt.line.quota()
         limit = int(quota["value"]) if quota.get("type") == "limited" else None
+        everyone = reachable_followers(rt, now) if row.audience["kind"] == "all" else None
         with transaction(rt.sessions) as session:
             started = service.start(
                 session,
                 announcement_id,
                 rt.directory,
-                service.Quota(limit, rt.line.quota_consumption()),
+                service.Quota(limit, rt.line.quota_consumption(), everyone),
                 now=now,
             )
             if started is None or started.status != Status.SENDING:

@@ -15,9 +15,14 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, TypeVar
 
 import urllib3
+from linebot.v3.insight import ApiClient as InsightApiClient
+from linebot.v3.insight import ApiException as InsightApiException
+from linebot.v3.insight import Configuration as InsightConfiguration
+from linebot.v3.insight import Insight
 from linebot.v3.messaging import (
     ApiClient,
     ApiException,
@@ -63,11 +68,15 @@ class SendResult:
     already_accepted: bool = False
 
 
+# The SDK generates one exception class per API package.
+API_ERRORS = (ApiException, InsightApiException)
+
+
 def _retryable(status: int) -> bool:
     return status == 429 or status >= 500 or status == 0
 
 
-def _error_message(exc: ApiException) -> str:
+def _error_message(exc: ApiException | InsightApiException) -> str:
     import json
 
     try:
@@ -93,6 +102,11 @@ class LineClient:
         self._api_client = ApiClient(config)
         self._api = MessagingApi(self._api_client)
         self._blob = MessagingApiBlob(self._api_client)
+        # Statistics come from the SDK's insight package, with its own client classes.
+        insight_config = InsightConfiguration(host=base_url, access_token=access_token)
+        insight_config.retries = urllib3.Retry(total=0, redirect=0, raise_on_status=False)
+        self._insight_client = InsightApiClient(insight_config)
+        self._insight = Insight(self._insight_client)
         self._timeout = timeout_s
         self._max_attempts = max_attempts
         self._backoff_base = backoff_base_s
@@ -113,7 +127,7 @@ class LineClient:
         for attempt in range(attempts):
             try:
                 return fn()
-            except ApiException as exc:
+            except API_ERRORS as exc:
                 status = int(exc.status or 0)
                 message = _error_message(exc)
                 if status == 409:
@@ -251,6 +265,20 @@ class LineClient:
         )
         return int(consumption.total_usage)
 
+    def reachable_followers(self, day: date) -> int | None:
+        """Users a broadcast reaches (friends minus those blocking), from LINE's statistics for
+        `day` (LINE's calendar, UTC+9; yesterday is the newest ready day). None while LINE
+        has not computed them."""
+        stats = self._call(
+            "followers",
+            lambda: self._insight.get_number_of_followers(
+                var_date=day.strftime("%Y%m%d"), _request_timeout=self._timeout
+            ),
+        )
+        if stats.status != "ready" or stats.followers is None:
+            return None
+        return max(0, stats.followers - (stats.blocks or 0))
+
     # -- rich menu --------------------------------------------------------------------------
 
     def create_rich_menu(self, rich_menu: dict[str, Any]) -> str:
@@ -287,3 +315,4 @@ class LineClient:
 
     def close(self) -> None:
         self._api_client.close()
+        self._insight_client.close()

@@ -208,6 +208,8 @@ def resolve_audience(
 class Quota:
     limit: int | None  # None: no monthly limit
     used: int
+    # LINE's count of the friends a broadcast to everyone reaches (None: not known)
+    everyone: int | None = None
 
     def allows(self, count: int) -> bool:
         return self.limit is None or self.used + count <= self.limit
@@ -239,8 +241,10 @@ def start(
     announcement = session.get(Announcement, announcement_id)
     assert announcement is not None
     recipients = resolve_audience(session, directory, announcement.audience)
-    if recipients is None:
-        # "everyone": LINE knows the exact count; the followers we have met are the estimate.
+    if recipients is None and quota.everyone is not None:
+        size = quota.everyone  # "everyone" as LINE counts them
+    elif recipients is None:
+        # LINE's statistics not ready: the followers this bot has met are the estimate.
         size = session.scalar(
             select(func.count()).select_from(Volunteer).where(Volunteer.following.is_(True))
         )

@@ -5,6 +5,7 @@ LINE side (what the bot calls), each request validated with the SDK's own reques
   GET  /v2/bot/message/progress/narrowcast?requestId=…
   GET  /v2/bot/profile/<userId>          GET /v2/bot/message/<id>/content
   GET  /v2/bot/message/quota             GET /v2/bot/message/quota/consumption
+  GET  /v2/bot/insight/followers?date=yyyyMMdd
   POST /v2/bot/richmenu                  POST /v2/bot/richmenu/<id>/content
   POST /v2/bot/user/all/richmenu/<id>    POST /v2/bot/user/<userId>/richmenu/<id>
   POST /v2/bot/chat/loading/start
@@ -308,6 +309,20 @@ def create_sim_app(state: SimState) -> Flask:
     @app.get("/v2/bot/message/quota/consumption")
     def consumption():
         return jsonify({"totalUsage": state.consumption})
+
+    @app.get("/v2/bot/insight/followers")
+    def insight_followers():
+        day = request.args.get("date", "")
+        if not re.fullmatch(r"\d{8}", day):
+            return line_error(400, "Invalid date format")
+        # LINE counts every user who ever added the account, and those blocking it now; the
+        # simulator's users are all of them (it has no history of days).
+        with state.lock:
+            users = list(state.users.values())
+        blocks = sum(not u.following for u in users)
+        return jsonify(
+            {"status": "ready", "followers": len(users), "targetedReaches": 0, "blocks": blocks}
+        )
 
     @app.post("/v2/bot/richmenu")
     def create_rich_menu():

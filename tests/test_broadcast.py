@@ -188,6 +188,28 @@ def test_an_announcement_over_the_quota_is_refused_with_the_numbers(runtime, sim
     assert deliveries(sim) == Counter()
 
 
+def test_everyone_is_counted_as_line_counts_them(runtime, sim):
+    add_volunteers(runtime, sim, 5, "สงขลา")  # the followers this bot has met
+    for n in range(100, 125):  # friends LINE knows who never wrote to the bot
+        sim[0].ensure_user(f"U{n:032x}")
+    sim[0].ensure_user("U" + "f" * 32).following = False  # blocked: a broadcast skips them
+    assert runtime.line.reachable_followers(utcnow().date()) == 30
+    sim[0].monthly_quota = 20
+    number = create(runtime, "all")
+    assert send_announcement(runtime, number) == Status.REFUSED
+    refused = announcement(runtime, number)
+    assert refused.audience_size == 30 and "30" in refused.error
+    assert deliveries(sim) == Counter()
+
+
+def test_without_line_statistics_everyone_is_the_followers_met(runtime, sim, monkeypatch):
+    add_volunteers(runtime, sim, 5, "สงขลา")
+    monkeypatch.setattr(runtime.line, "reachable_followers", lambda day: None)  # "unready"
+    number = create(runtime, "all")
+    assert send_announcement(runtime, number) == Status.SENT
+    assert announcement(runtime, number).audience_size == 5
+
+
 # -- schedule and cancel ------------------------------------------------------------------------
 
 
