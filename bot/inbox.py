@@ -36,6 +36,8 @@ log = logging.getLogger("smartbmn.events")
 LOADING_AFTER_S = 1.0
 # After this many failed handling attempts an event is set aside (handled, with its error).
 MAX_HANDLING_ATTEMPTS = 5
+# A failed event waits before its next try, doubling: 10 s, 20 s, 40 s, 80 s.
+RETRY_BASE_S, RETRY_CAP_S = 10.0, 300.0
 # The sweep leaves fresh rows to the queue that is about to handle them.
 SWEEP_GRACE_S = 10.0
 
@@ -243,7 +245,12 @@ def _record_failure(rt: Runtime, pk: int, exc: Exception) -> None:
             # Set aside: a handler bug must not loop forever. The error stays for staff.
             event.handled_at = utcnow()
         else:
-            event.claimed_at = None  # let the sweep try again
+            # Not at once (the drain would spend every attempt in the same second on a
+            # passing outage): `claimable` frees a row `event_lease_s` after its claim, so
+            # backdate the claim to free it after the backoff; the sweep then retries it.
+            wait_s = min(RETRY_CAP_S, RETRY_BASE_S * 2 ** max(0, event.attempts - 1))
+            lease_s = rt.settings.event_lease_s
+            event.claimed_at = utcnow() - timedelta(seconds=max(0.0, lease_s - wait_s))
 
 
 def _log_handled(

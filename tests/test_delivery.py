@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import select
 
 from bot.db import transaction
-from bot.inbox import find_leftovers, handle_event, store_events, sweep
+from bot.inbox import find_leftovers, handle_event, pending_events, store_events, sweep
 from bot.line_client import LineRejected, LineUnavailable
 from bot.models import OutboundMessage, WebhookEvent, utcnow
 from bot.outbox import deliver, part_retry_key
@@ -250,10 +250,33 @@ def test_handler_error_rolls_back_and_is_retried(runtime, sim, monkeypatch):
     with runtime.sessions() as session:
         assert session.scalars(select(OutboundMessage)).all() == []  # rolled back
         assert "handler bug" in session.get(WebhookEvent, pk).last_error
-    handled = handle_event(runtime, pk)
+    assert handle_event(runtime, pk) is None  # backing off: not again at once
+    assert pk not in pending_events(runtime, utcnow() + timedelta(seconds=5))
+    later = utcnow() + timedelta(seconds=11)  # first backoff: 10 s
+    assert pk in pending_events(runtime, later)
+    handled = handle_event(runtime, pk, later)
     assert handled is not None
     with runtime.sessions() as session:
         assert session.get(WebhookEvent, pk).last_error is None
+
+
+def test_an_event_that_always_fails_is_set_aside_after_five_tries(runtime, sim, monkeypatch):
+    pk = store(runtime, text_event("E-broken", user=USER))
+
+    def broken(ctx):
+        raise RuntimeError("handler bug")
+
+    monkeypatch.setattr(runtime.dispatcher, "dispatch", broken)
+    at = utcnow()
+    for _ in range(5):
+        with pytest.raises(RuntimeError):
+            handle_event(runtime, pk, at)
+        at += timedelta(minutes=10)  # past any backoff
+    assert pending_events(runtime, at + timedelta(hours=1)) == []
+    with runtime.sessions() as session:
+        event = session.get(WebhookEvent, pk)
+        assert event.attempts == 5 and event.handled_at is not None
+        assert "handler bug" in event.last_error  # kept for staff
 
 
 def test_loading_animation_is_shown_when_an_event_waited_in_the_queue(runtime, sim):
