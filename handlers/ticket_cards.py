@@ -154,7 +154,7 @@ def render(
             return [*image, text(said, answer_button)]
         case "reply":
             sender = notice.extra.get("from", "ผู้ประสานงาน")
-            return [text(f"[{ticket.number}] {notice.text}\n— {sender}")]
+            return [*image, text(f"[{ticket.number}] {notice.text}\n— {sender}")]
         case "claimed-by":
             return [
                 text(f"ผู้ประสานงาน {notice.text} รับเรื่อง {ticket.number} แล้วครับ จะติดต่อกลับทางแชตนี้")

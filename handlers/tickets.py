@@ -297,7 +297,8 @@ def relayed(number: str, what: str, notices: list[Notice]) -> str:
 def handle_image(ctx: EventContext) -> None:
     """A screenshot while describing a problem goes with the ticket-to-be; one sent on an open
     ticket is stored with it and relayed like a message; any other is kept for a moment and
-    the volunteer is offered a ticket with it."""
+    the volunteer is offered a ticket with it. A coordinator replying to a ticket (ตอบกลับ)
+    can send a picture to the volunteer."""
     user_id = ctx.user_id
     if not user_id:
         ctx.reply(text(IMAGE_RECEIVED))
@@ -306,8 +307,9 @@ def handle_image(ctx: EventContext) -> None:
     flow = service.get_flow(session, user_id)
     describing = flow is not None and flow.flow in (FLOW_DESCRIBE, FLOW_CONFIRM, FLOW_IMAGE_OFFER)
     coordinator = service.coordinator_for(session, user_id) is not None
+    replying = coordinator and flow is not None and flow.flow == FLOW_REPLY
     ticket = None if describing or coordinator else service.active_ticket(session, user_id)
-    if coordinator and not describing:
+    if coordinator and not (describing or replying):
         ctx.reply(text(IMAGE_RECEIVED))
         return
     ctx.line.show_loading(user_id, 10)
@@ -319,6 +321,19 @@ def handle_image(ctx: EventContext) -> None:
         return
     if len(content) > MAX_IMAGE_BYTES:
         ctx.reply(text("ภาพใหญ่เกินไปครับ (เกิน 2 MB) กรุณาส่งภาพหน้าจอที่เล็กลง"))
+        return
+    if replying:
+        assert flow is not None
+        picture = (content, image_type(content))
+        try:
+            notices = service.reply(
+                session, user_id, int(flow.data["ticket"]), "(ภาพ)", image=picture
+            )
+        except TicketError as refused:
+            ctx.reply(text(str(refused)))
+            return
+        send(ctx, notices)
+        ctx.reply(text('ส่งภาพถึงอาสาสมัครแล้วครับ พิมพ์ข้อความต่อได้เลย หรือพิมพ์ "ยกเลิก" เมื่อเสร็จ'))
         return
     if ticket is not None:
         image = service.attach_image(session, ticket, content, image_type(content))
@@ -420,7 +435,12 @@ def _start_reply(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> N
     assert ctx.user_id is not None
     service.own_ticket(ctx.session, ctx.user_id, ticket_id)
     service.set_flow(ctx.session, ctx.user_id, FLOW_REPLY, {"ticket": ticket_id})
-    ctx.reply(text(f"พิมพ์ข้อความที่จะส่งถึงอาสาสมัคร (เรื่อง {format_number(ticket_id)})", [CANCEL_BUTTON]))
+    ctx.reply(
+        text(
+            f"พิมพ์ข้อความหรือส่งภาพที่จะส่งถึงอาสาสมัคร (เรื่อง {format_number(ticket_id)})",
+            [CANCEL_BUTTON],
+        )
+    )
 
 
 def _start_resolve(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> None:

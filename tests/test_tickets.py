@@ -233,6 +233,25 @@ def test_an_image_line_no_longer_has_gets_a_polite_answer(runtime, bot, sim):
     assert "เปิดภาพนี้ไม่ได้" in last(sim, VOLUNTEER)["text"]
 
 
+def test_a_replying_coordinator_can_send_a_picture(runtime, bot, sim, client):
+    link(runtime, PROVINCE_COORD, "province", "สุราษฎร์ธานี")
+    opened = open_ticket(runtime, sim)
+    url = sim[1].url
+    sim_send(url, user=PROVINCE_COORD, postback=f"action=claim&t={opened.id}")
+    sim_send(url, user=PROVINCE_COORD, postback=f"action=reply&t={opened.id}")
+    sim_send(url, user=PROVINCE_COORD, image=base64.b64encode(JPEG).decode())
+    assert "ส่งภาพถึงอาสาสมัครแล้ว" in last(sim, PROVINCE_COORD)["text"]
+    picture, caption = sim_messages(url, VOLUNTEER)[-2:]
+    assert picture["type"] == "image" and opened.number in caption["text"]
+    assert fetch(client, picture["originalContentUrl"]).data == JPEG
+    sim_send(url, user=PROVINCE_COORD, text="ลองกดส่งใหม่ตามภาพนี้ครับ")  # the flow goes on
+    assert "ลองกดส่งใหม่" in last(sim, VOLUNTEER)["text"]
+    stored = ticket(runtime, opened.id)
+    assert stored.state == TicketState.WAITING
+    with runtime.sessions() as session:
+        assert service.image_ids(session, opened.id) == []  # not counted as a screenshot
+
+
 def test_media_links_expire_and_need_the_right_key():
     now = [1_000_000.0]
     links = MediaLinks("secret", "https://desk.example", ttl_s=60, clock=lambda: now[0])

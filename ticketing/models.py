@@ -126,10 +126,11 @@ class TicketEvent(Base):
 
 
 class TicketImage(Base):
-    """A screenshot the volunteer sent while describing the problem or later on the ticket.
+    """A picture on a ticket: the volunteer's screenshots (while describing the problem or
+    later), or one a coordinator sent in a reply.
 
-    Kept in the database with the ticket (the record of what happened); coordinators see it
-    through a signed link served by the web app (`bot.media`)."""
+    Kept in the database with the ticket (the record of what happened); people see it through
+    a signed link served by the web app (`bot.media`)."""
 
     __tablename__ = "ticket_images"
 
@@ -137,6 +138,7 @@ class TicketImage(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
     content: Mapped[bytes] = mapped_column(LargeBinary)
     content_type: Mapped[str] = mapped_column(String(40))
+    sender: Mapped[str] = mapped_column(String(40), default="volunteer")  # or coordinator:<id>
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -264,9 +264,14 @@ def attach_image(
     content: bytes,
     content_type: str,
     now: datetime | None = None,
+    sender: str = "volunteer",
 ) -> TicketImage:
     image = TicketImage(
-        ticket_id=ticket.id, content=content, content_type=content_type, created_at=now or utcnow()
+        ticket_id=ticket.id,
+        content=content,
+        content_type=content_type,
+        sender=sender,
+        created_at=now or utcnow(),
     )
     session.add(image)
     session.flush()
@@ -274,10 +279,11 @@ def attach_image(
 
 
 def image_ids(session: Session, ticket_id: int) -> list[int]:
+    """The volunteer's screenshots on a ticket, oldest first."""
     return list(
         session.scalars(
             select(TicketImage.id)
-            .where(TicketImage.ticket_id == ticket_id)
+            .where(TicketImage.ticket_id == ticket_id, TicketImage.sender == "volunteer")
             .order_by(TicketImage.id)
         )
     )
@@ -333,16 +339,29 @@ def own_ticket(session: Session, user_id: str, ticket_id: int) -> tuple[Coordina
 
 
 def reply(
-    session: Session, user_id: str, ticket_id: int, text: str, now: datetime | None = None
+    session: Session,
+    user_id: str,
+    ticket_id: int,
+    text: str,
+    now: datetime | None = None,
+    image: tuple[bytes, str] | None = None,
 ) -> list[Notice]:
+    """The claimer answers the volunteer: `text`, or a picture (`image`: content, type) that
+    `text` describes."""
     person, ticket = own_ticket(session, user_id, ticket_id)
+    actor = f"coordinator:{person.id}"
     ticket.last_reply_at = now or utcnow()
-    ticket.conversation = [*ticket.conversation, {"from": "coordinator", "text": text}]
+    said: dict[str, Any] = {"from": "coordinator", "text": text}
+    extra: dict[str, Any] = {"from": person.name}
+    if image is not None:
+        picture = attach_image(session, ticket, *image, now=ticket.last_reply_at, sender=actor)
+        said["image"] = extra["image"] = picture.id
+    ticket.conversation = [*ticket.conversation, said]
     if ticket.state != TicketState.WAITING:
-        _transition(session, ticket, TicketState.WAITING, f"coordinator:{person.id}", text[:500])
+        _transition(session, ticket, TicketState.WAITING, actor, text[:500])
     else:
-        record(session, ticket, f"coordinator:{person.id}", TicketState.WAITING, text[:500])
-    return [Notice(ticket.user_id, "reply", ticket.id, text, {"from": person.name})]
+        record(session, ticket, actor, TicketState.WAITING, text[:500])
+    return [Notice(ticket.user_id, "reply", ticket.id, text, extra)]
 
 
 def resolve(
