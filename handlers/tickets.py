@@ -39,6 +39,7 @@ REPORT = re.compile(r"^แจ้งปัญหา\s*(.*)$", re.S)
 CANCEL_WORDS = {"ยกเลิก", "cancel"}
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
 IMAGE_RECEIVED = "ได้รับรูปภาพแล้วครับ 🙏 หากมีคำถาม พิมพ์เป็นข้อความได้เลย"
+SCREENSHOT_ONLY = "(ภาพหน้าจอ)"  # the description of a problem shown only by a picture
 MAX_IMAGES_PER_TICKET = 5  # one push is at most five messages: the card and four more
 
 STATE_NAMES = {
@@ -169,7 +170,9 @@ def on_flow_text(ctx: EventContext, flow: str, data: dict, message: str) -> bool
         ask_confirm(ctx, data)
         return True
     if flow == FLOW_CONFIRM:
-        data["description"] = f"{data.get('description', '')}\n{message}".strip()
+        said = data.get("description", "")
+        said = "" if said == SCREENSHOT_ONLY else said  # the first words replace the stand-in
+        data["description"] = f"{said}\n{message}".strip()
         ask_confirm(ctx, data)
         return True
     return False
@@ -222,7 +225,7 @@ def start_ticket(ctx: EventContext, detail: str = "", images: list | None = None
         create_ticket(ctx, detail, {"images": images})
         return
     if images:
-        ask_confirm(ctx, {"description": "(ภาพหน้าจอ)", "images": images})
+        ask_confirm(ctx, {"description": SCREENSHOT_ONLY, "images": images})
         return
     service.set_flow(ctx.session, ctx.user_id, FLOW_DESCRIBE, {})
     ctx.reply(
@@ -337,7 +340,7 @@ def handle_image(ctx: EventContext) -> None:
         return
     if ticket is not None:
         image = service.attach_image(session, ticket, content, image_type(content))
-        notices = service.volunteer_message(session, ticket, "(ภาพหน้าจอ)", image=image)
+        notices = service.volunteer_message(session, ticket, SCREENSHOT_ONLY, image=image)
         send(ctx, notices)
         ctx.reply(text(relayed(ticket.number, "ภาพ", notices)))
         return
@@ -349,7 +352,7 @@ def handle_image(ctx: EventContext) -> None:
     encoded = base64.b64encode(content).decode()
     data["images"] = [*images, {"content": encoded, "type": image_type(content)}]
     if flow is not None and flow.flow in (FLOW_DESCRIBE, FLOW_CONFIRM):
-        data.setdefault("description", "(ภาพหน้าจอ)")
+        data.setdefault("description", SCREENSHOT_ONLY)
         ask_confirm(ctx, data)
         return
     service.set_flow(session, user_id, FLOW_IMAGE_OFFER, data)
