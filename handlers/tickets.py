@@ -20,7 +20,7 @@ from faq.models import FaqAnswer
 from handlers.context import EventContext
 from handlers.ticket_cards import LEVEL_NAMES, render
 from ticketing import service
-from ticketing.models import TicketState, Volunteer, format_number
+from ticketing.models import ChatState, TicketState, Volunteer, format_number
 from ticketing.service import Notice, TicketError
 
 log = logging.getLogger(__name__)
@@ -297,54 +297,72 @@ def relayed(number: str, what: str, notices: list[Notice]) -> str:
 # -- images -------------------------------------------------------------------------------------
 
 
+COLLECTING = (FLOW_DESCRIBE, FLOW_CONFIRM, FLOW_IMAGE_OFFER)  # flows that gather screenshots
+
+
 def handle_image(ctx: EventContext) -> None:
-    """A screenshot while describing a problem goes with the ticket-to-be; one sent on an open
-    ticket is stored with it and relayed like a message; any other is kept for a moment and
-    the volunteer is offered a ticket with it. A coordinator replying to a ticket (ตอบกลับ)
-    can send a picture to the volunteer."""
+    """Where a picture goes: a coordinator answering a ticket (ตอบกลับ) sends it to the
+    volunteer; a volunteer's goes with the ticket being described, or onto their open ticket
+    (relayed like a message); any other is kept and offered as a new ticket."""
     user_id = ctx.user_id
     if not user_id:
         ctx.reply(text(IMAGE_RECEIVED))
         return
     session = ctx.session
     flow = service.get_flow(session, user_id)
-    describing = flow is not None and flow.flow in (FLOW_DESCRIBE, FLOW_CONFIRM, FLOW_IMAGE_OFFER)
+    collecting = flow if flow is not None and flow.flow in COLLECTING else None
     coordinator = service.coordinator_for(session, user_id) is not None
-    replying = coordinator and flow is not None and flow.flow == FLOW_REPLY
-    ticket = None if describing or coordinator else service.active_ticket(session, user_id)
-    if coordinator and not (describing or replying):
+    answering = flow if coordinator and flow is not None and flow.flow == FLOW_REPLY else None
+    if coordinator and not (collecting or answering):
         ctx.reply(text(IMAGE_RECEIVED))
         return
+    ticket = None if collecting or coordinator else service.active_ticket(session, user_id)
+    content = fetch_image(ctx, user_id)
+    if content is None:
+        return
+    if answering is not None:
+        picture_to_volunteer(ctx, user_id, int(answering.data["ticket"]), content)
+    elif ticket is not None:
+        image = service.attach_image(session, ticket, content, image_type(content))
+        notices = service.volunteer_message(session, ticket, SCREENSHOT_ONLY, image=image)
+        send(ctx, notices)
+        ctx.reply(text(relayed(ticket.number, "ภาพ", notices)))
+    else:
+        keep_screenshot(ctx, user_id, collecting, content)
+
+
+def fetch_image(ctx: EventContext, user_id: str) -> bytes | None:
+    """The picture's bytes from LINE's content API; None (and the user told) when not usable."""
     ctx.line.show_loading(user_id, 10)
     try:
         content = ctx.line.get_content(str(ctx.message.get("id")))
     except LineRejected as refused:  # gone, or sent from another service (contentProvider)
         log.info("image content not available: %s", refused)
         ctx.reply(text("ขออภัยครับ เปิดภาพนี้ไม่ได้ กรุณาส่งภาพหน้าจออีกครั้ง"))
-        return
+        return None
     if len(content) > MAX_IMAGE_BYTES:
         ctx.reply(text("ภาพใหญ่เกินไปครับ (เกิน 2 MB) กรุณาส่งภาพหน้าจอที่เล็กลง"))
+        return None
+    return content
+
+
+def picture_to_volunteer(ctx: EventContext, user_id: str, ticket_id: int, content: bytes) -> None:
+    picture = (content, image_type(content))
+    try:
+        notices = service.reply(ctx.session, user_id, ticket_id, "(ภาพ)", image=picture)
+    except TicketError as refused:
+        ctx.reply(text(str(refused)))
         return
-    if replying:
-        assert flow is not None
-        picture = (content, image_type(content))
-        try:
-            notices = service.reply(
-                session, user_id, int(flow.data["ticket"]), "(ภาพ)", image=picture
-            )
-        except TicketError as refused:
-            ctx.reply(text(str(refused)))
-            return
-        send(ctx, notices)
-        ctx.reply(text('ส่งภาพถึงอาสาสมัครแล้วครับ พิมพ์ข้อความต่อได้เลย หรือพิมพ์ "ยกเลิก" เมื่อเสร็จ'))
-        return
-    if ticket is not None:
-        image = service.attach_image(session, ticket, content, image_type(content))
-        notices = service.volunteer_message(session, ticket, SCREENSHOT_ONLY, image=image)
-        send(ctx, notices)
-        ctx.reply(text(relayed(ticket.number, "ภาพ", notices)))
-        return
-    data = dict(flow.data) if flow is not None and describing else {}
+    send(ctx, notices)
+    # The answering flow stays open: a picture is usually followed by words.
+    ctx.reply(text('ส่งภาพถึงอาสาสมัครแล้วครับ พิมพ์ข้อความต่อได้เลย หรือพิมพ์ "ยกเลิก" เมื่อเสร็จ'))
+
+
+def keep_screenshot(
+    ctx: EventContext, user_id: str, flow: ChatState | None, content: bytes
+) -> None:
+    """Add the screenshot to the ticket being described, or keep it and offer a ticket."""
+    data = dict(flow.data) if flow is not None else {}
     images = list(data.get("images", []))
     if len(images) >= MAX_IMAGES_PER_TICKET:
         ctx.reply(text(f"แนบภาพได้สูงสุด {MAX_IMAGES_PER_TICKET} ภาพต่อเรื่องครับ"))
@@ -355,11 +373,10 @@ def handle_image(ctx: EventContext) -> None:
         data.setdefault("description", SCREENSHOT_ONLY)
         ask_confirm(ctx, data)
         return
-    service.set_flow(session, user_id, FLOW_IMAGE_OFFER, data)
-    count = len(data["images"])
+    service.set_flow(ctx.session, user_id, FLOW_IMAGE_OFFER, data)
     ctx.reply(
         text(
-            f"ได้รับภาพแล้วครับ ({count} ภาพ) หากเป็นภาพหน้าจอปัญหา "
+            f"ได้รับภาพแล้วครับ ({len(data['images'])} ภาพ) หากเป็นภาพหน้าจอปัญหา "
             "กดแจ้งปัญหาเพื่อส่งภาพนี้ถึงผู้ประสานงาน หรือพิมพ์คำถามได้เลย",
             [
                 quick_postback("แจ้งปัญหาพร้อมภาพนี้", "action=ticket-with-image", "แจ้งปัญหาพร้อมภาพ"),
