@@ -23,6 +23,13 @@ DATA = Path(__file__).resolve().parent / "data"
 THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f"))
 
+# Ways of asking ("รบกวนสอบถามหน่อยค่ะ ... คือ ...") that chatty questions wrap around the
+# topic: dropped like particles, so they neither dilute a match nor make one.
+FILLERS = frozenset(
+    {"รบกวน", "สอบถาม", "อยากทราบ", "อยาก", "ทราบ", "ไม่ทราบ", "ขอถาม", "ถาม", "หน่อย", "ด้วย"}
+    | {"คือ", "ว่า", "แบบนี้", "เอ่อ", "บอก", "ช่วงนี้", "ตอนนี้"}
+)
+
 # Sentence-final particles and politeness words: they say nothing about the topic.
 PARTICLES = frozenset(
     {
@@ -69,7 +76,9 @@ PARTICLES = frozenset(
     }
 )
 
-_REPEATS = re.compile(r"([^\d\s])\1{2,}")  # มากกกก → มาก; digits are never folded (1000000)
+# มากกกก → มาก; digits are never folded (1000000). Three of a letter inside a word are left
+# alone: a word ending in a double letter meets one starting with it ("ระบบ" + "บันทึก").
+_REPEATS = re.compile(r"([^\d\s])\1{3,}|([^\d\s])\2{2}(?![\u0e00-\u0e7f])")
 _DOTS_IN_ABBREVIATIONS = re.compile(
     r"(?<!\d)\.|\.(?!\d)"
 )  # จปฐ. รพ.สต. lose their dots; 12.5 keeps
@@ -83,7 +92,7 @@ def normalize(text: str) -> str:
     text = text.translate(THAI_DIGITS).lower()
     # Common Thai typing slips: เ+เ for แ, nikhahit + sara aa for sara am.
     text = text.replace("เเ", "แ").replace("\u0e4d\u0e32", "\u0e33")
-    text = _REPEATS.sub(r"\1", text)
+    text = _REPEATS.sub(lambda m: m.group(1) or m.group(2), text)
     text = _THOUSANDS.sub("", text)
     text = _DOTS_IN_ABBREVIATIONS.sub("", text)
     # Punctuation and symbols (Unicode P* and S*) become spaces; Thai vowel and tone marks are
@@ -132,7 +141,7 @@ class Tokenizer:
             text, custom_dict=self.trie, engine="newmm", keep_whitespace=False
         ):
             token = token.strip()
-            if not token or token in PARTICLES:
+            if not token or token in PARTICLES or token in FILLERS:
                 continue
             # การ/ความ + verb is the same idea as the verb ("การอบรม" ~ "อบรม").
             if len(token) > 5 and token.startswith(("การ", "ความ")) and token not in self.synonyms:

@@ -37,6 +37,8 @@ def tokenizer():
         ("รายได้ ๓๘,๐๐๐ บาท", "รายได้ 38000 บาท"),  # Thai digits, thousands separator
         ("ล็อค\u200bอิน\u200dไม่ได้", "ล็อคอินไม่ได้"),  # zero-width characters
         ("มากกกกกก", "มาก"),  # repeated letters folded
+        ("ดีมากกก", "ดีมาก"),  # ... three at the end of a word too
+        ("ระบบบันทึก", "ระบบบันทึก"),  # ... but not ระบบ + บันทึก inside a word
         ("1000000 บาท", "1000000 บาท"),  # ... but never digits
         ("เเอปค้าง", "แอปค้าง"),  # เ+เ typed for แ
         ("จปฐ. รพ.สต.", "จปฐ รพสต"),  # abbreviation dots
@@ -51,6 +53,11 @@ def test_normalize(raw, expected):
 def test_nfc(tokenizer):
     decomposed = "e\u0301"  # é as two code points
     assert normalize(decomposed) == "\u00e9"
+
+
+def test_ways_of_asking_are_dropped_like_particles(tokenizer):
+    chatty = tokenizer.tokens("รบกวนสอบถามหน่อยค่ะ อยากทราบว่าลืมรหัสผ่านทำยังไง")
+    assert chatty == tokenizer.tokens("ลืมรหัสผ่านทำยังไง")
 
 
 def test_particles_dropped_and_synonyms_merged(tokenizer):
