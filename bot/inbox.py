@@ -11,8 +11,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -71,30 +70,20 @@ def _insert_new_event(dialect: str) -> Any:
     )
 
 
-@contextmanager
-def inbox_connection(engine: Engine) -> Iterator[Connection]:
-    """Where the webhook writes its events before answering LINE (`Runtime.inbox_engine`).
+def store_new_events(engine: Engine, events: list[dict[str, Any]]) -> list[int]:
+    """Store a webhook's events before LINE gets its answer (`Runtime.inbox_engine`).
 
     PostgreSQL: an autocommit engine. Each `INSERT … ON CONFLICT DO NOTHING` is then its own
     durable transaction in one round trip instead of three (BEGIN, INSERT, COMMIT). A body of
     several events that fails half-way is answered with an error and redelivered by LINE; the
-    events already stored are skipped by their unique id. SQLite: one transaction under the
-    process's write lock.
-    """
-    with write_lock(engine), engine.begin() as conn:
-        yield conn
-
-
-def store_new_events(engine: Engine, events: list[dict[str, Any]]) -> list[int]:
-    """`store_events` on the inbox engine, once more after a dropped connection.
-
-    The inbox pool does not ping before each use (a round trip per webhook call); a connection
-    the database dropped (restart, failover) fails instead, the pool is invalidated, and the
-    second try runs on a fresh one. Storing is idempotent by event id, so a retry is safe.
+    events already stored are skipped by their unique id. That pool does not ping before each
+    use (another round trip): a connection the database dropped (restart, failover) fails
+    instead, the pool is invalidated, and a second try runs on a fresh one.
+    SQLite: one transaction under the process's write lock.
     """
     for attempt in (1, 2):
         try:
-            with inbox_connection(engine) as conn:
+            with write_lock(engine), engine.begin() as conn:
                 return store_events(conn, events)
         except DBAPIError as exc:
             if not exc.connection_invalidated or attempt == 2:

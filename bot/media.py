@@ -65,7 +65,10 @@ def ticket_image(image_id: int) -> Response:
     from ticketing.models import TicketImage
 
     runtime = current_app.extensions["smartbmn"]
-    if not runtime.media.verify(image_id, request.args.get("e", ""), request.args.get("s", "")):
+    links: MediaLinks | None = runtime.media
+    if links is None:  # no usable public URL: links were never handed out
+        abort(404)
+    if not links.verify(image_id, request.args.get("e", ""), request.args.get("s", "")):
         abort(403)
     with runtime.sessions() as session:
         image = session.get(TicketImage, image_id)

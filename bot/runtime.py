@@ -82,7 +82,7 @@ class Runtime:
     @cached_property
     def inbox_engine(self) -> Engine:
         """The webhook's writes: on PostgreSQL a small autocommit pool of its own (see
-        `bot.inbox.inbox_connection`), on SQLite the one engine."""
+        `bot.inbox.store_new_events`), on SQLite the one engine."""
         if self.engine.dialect.name == "postgresql":
             return make_engine(self.settings.database_url, autocommit=True)
         return self.engine

@@ -252,6 +252,12 @@ def test_a_replying_coordinator_can_send_a_picture(runtime, bot, sim, client):
         assert service.image_ids(session, opened.id) == []  # not counted as a screenshot
 
 
+def test_without_links_the_media_route_serves_nothing(runtime, client):
+    url = runtime.media.url(1)
+    runtime.__dict__["media"] = None  # as on a real channel without an https PUBLIC_URL
+    assert fetch(client, url).status_code == 404
+
+
 def test_media_links_expire_and_need_the_right_key():
     now = [1_000_000.0]
     links = MediaLinks("secret", "https://desk.example", ttl_s=60, clock=lambda: now[0])
