@@ -43,7 +43,7 @@ class Notice:
 
     to: str  # LINE user id
     # new | escalated | reply | resolved | reminder | relay | reopened | claimed-by;
-    # extra["image"]: the id of a TicketImage that goes with a relay or reopening
+    # extra["image"]: the id of a TicketImage that goes with a relay, reopening or reply
     kind: str
     ticket_id: int
     text: str = ""
