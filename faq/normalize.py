@@ -28,6 +28,7 @@ INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u
 FILLERS = frozenset(
     {"รบกวน", "สอบถาม", "อยากทราบ", "อยาก", "ทราบ", "ไม่ทราบ", "ขอถาม", "ถาม", "หน่อย", "ด้วย"}
     | {"คือ", "ว่า", "แบบนี้", "เอ่อ", "บอก", "ช่วงนี้", "ตอนนี้"}
+    | {"ผม", "กระผม", "ดิฉัน", "ฉัน", "หนู"}  # who asks says nothing about what
 )
 
 # Sentence-final particles and politeness words: they say nothing about the topic.
@@ -115,11 +116,12 @@ class Tokenizer:
 
     def __init__(self, data_dir: Path = DATA, extra_words: Iterable[str] = ()) -> None:
         self.synonyms = _load_synonyms(data_dir / "synonyms.yaml")
-        words = {
-            line.strip()
-            for line in (data_dir / "words.txt").read_text(encoding="utf-8").splitlines()
-            if line.strip() and not line.startswith("#")
-        }
+        lines = (data_dir / "words.txt").read_text(encoding="utf-8").splitlines()
+        entries = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        words = {e for e in entries if not e.startswith("-")}
+        # "-word": a dictionary word that cuts our questions wrongly ("ที่แจ้ง", the open air,
+        # swallows "เรื่องที่แจ้ง" → เรื่อง ที่แจ้ง instead of เรื่อง ที่ แจ้ง).
+        self._not_words = {e[1:] for e in entries if e.startswith("-")}
         # Multi-word synonyms are joined before cutting so they survive as one token.
         self._phrases = sorted(
             ((form, canonical) for form, canonical in self.synonyms.items() if " " in form),
@@ -129,7 +131,7 @@ class Tokenizer:
 
     @cached_property
     def trie(self) -> Trie:
-        return Trie(set(thai_words()) | self._extra)
+        return Trie((set(thai_words()) | self._extra) - self._not_words)
 
     def tokens(self, text: str, normalized: bool = False) -> list[str]:
         text = text if normalized else normalize(text)

@@ -82,6 +82,10 @@ def test_numbers_in_words_are_numbers_to_the_matcher(faq):
     assert "@เลข" in faq.matcher.prepare("อายุแปดสิบปี")[0]
 
 
+def test_a_dictionary_word_that_cuts_questions_wrongly_is_removed(tokenizer):
+    assert tokenizer.tokens("เรื่องที่ผมแจ้งไป")[:3] == tokenizer.tokens("เรื่องที่แจ้งไป")[:3]
+
+
 def test_domain_words_stay_whole(tokenizer):
     assert tokenizer.tokens("ผปส.จังหวัด")[0] == "ผู้ประสานงาน"
     assert "หัวหน้าครัวเรือน" in tokenizer.tokens("หัวหน้าครัวเรือนอายุน้อย")
