@@ -1,4 +1,5 @@
-"""The worker's ticket sweep: escalations, reminders and closing, with their messages."""
+"""The worker's ticket sweep: escalations, reminders and closing, with their messages; and
+expired conversation steps are dropped."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from bot.db import transaction
 from bot.models import OutboundMessage, utcnow
 from bot.outbox import deliver
 from handlers.ticket_cards import render
+from ticketing import service
 from ticketing.escalation import BATCH, sweep
 
 if TYPE_CHECKING:
@@ -34,4 +36,7 @@ def sweep_tickets(rt: Runtime, now: datetime | None = None, send: bool = True) -
             for outbox_id in outbox_ids:
                 deliver(rt, outbox_id)
         if result.changed < BATCH:
-            return changed_total
+            break
+    with transaction(rt.sessions) as session:
+        service.expire_flows(session, now)
+    return changed_total

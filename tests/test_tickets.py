@@ -19,7 +19,7 @@ from bot.models import OutboundMessage, utcnow
 from bot.ticket_sweep import sweep_tickets
 from tests.conftest import sim_messages, sim_send
 from ticketing import service
-from ticketing.models import Ticket, TicketEvent, TicketImage, TicketState
+from ticketing.models import ChatState, Ticket, TicketEvent, TicketImage, TicketState
 
 VOLUNTEER = "U" + "1" * 32
 PROVINCE_COORD = "U" + "2" * 32
@@ -256,6 +256,37 @@ def test_without_links_the_media_route_serves_nothing(runtime, client):
     url = runtime.media.url(1)
     runtime.__dict__["media"] = None  # as on a real channel without an https PUBLIC_URL
     assert fetch(client, url).status_code == 404
+
+
+def age_flow(runtime, user_id: str, hours: float) -> None:
+    with transaction(runtime.sessions) as session:
+        state = session.get(ChatState, user_id)
+        state.updated_at = utcnow() - timedelta(hours=hours)
+
+
+def test_a_forgotten_reply_step_expires(runtime, bot, sim):
+    link(runtime, PROVINCE_COORD, "province", "สุราษฎร์ธานี")
+    opened = open_ticket(runtime, sim)
+    url = sim[1].url
+    sim_send(url, user=PROVINCE_COORD, postback=f"action=claim&t={opened.id}")
+    sim_send(url, user=PROVINCE_COORD, postback=f"action=reply&t={opened.id}")
+    before = len(sim_messages(url, VOLUNTEER))
+    age_flow(runtime, PROVINCE_COORD, hours=3)
+    sim_send(url, user=PROVINCE_COORD, text="สวัสดีครับ")  # hours later, meant for nobody
+    assert len(sim_messages(url, VOLUNTEER)) == before
+    assert ticket(runtime, opened.id).state == TicketState.CLAIMED
+
+
+def test_the_sweep_drops_expired_steps_and_the_screenshots_they_held(runtime, bot, sim):
+    url = sim[1].url
+    sim_send(url, user=VOLUNTEER, image=base64.b64encode(PNG).decode())  # an offer, kept
+    other = "U" + "9" * 32
+    sim_send(url, user=other, image=base64.b64encode(PNG).decode())
+    age_flow(runtime, VOLUNTEER, hours=3)
+    sweep_tickets(runtime)
+    with runtime.sessions() as session:
+        assert session.get(ChatState, VOLUNTEER) is None
+        assert session.get(ChatState, other) is not None  # still fresh
 
 
 def test_media_links_expire_and_need_the_right_key():

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.models import utcnow
@@ -35,6 +35,9 @@ from ticketing.models import (
 
 INVITE_TTL = timedelta(hours=24)
 REOPEN_WITHIN = timedelta(days=3)
+# A conversation step left alone this long is over: a coordinator's forgotten ตอบกลับ must not
+# send tomorrow's unrelated text to a volunteer, nor a stale report swallow a new question.
+FLOW_TTL = timedelta(hours=2)
 
 
 @dataclass(frozen=True)
@@ -451,16 +454,27 @@ def rate(session: Session, user_id: str, ticket_id: int, rating: int) -> None:
 # -- conversation state -------------------------------------------------------------------------
 
 
-def get_flow(session: Session, user_id: str) -> ChatState | None:
-    return session.get(ChatState, user_id)
+def get_flow(session: Session, user_id: str, now: datetime | None = None) -> ChatState | None:
+    """The user's current conversation step, unless it has expired (`FLOW_TTL`)."""
+    state = session.get(ChatState, user_id)
+    if state is not None and state.updated_at < (now or utcnow()) - FLOW_TTL:
+        session.delete(state)
+        return None
+    return state
 
 
 def set_flow(session: Session, user_id: str, flow: str, data: dict[str, Any]) -> None:
     state = session.get(ChatState, user_id)
     if state is None:
-        session.add(ChatState(user_id=user_id, flow=flow, data=data))
+        session.add(ChatState(user_id=user_id, flow=flow, data=data, updated_at=utcnow()))
     else:
-        state.flow, state.data = flow, data
+        state.flow, state.data, state.updated_at = flow, data, utcnow()
+
+
+def expire_flows(session: Session, now: datetime | None = None) -> int:
+    """Drop expired conversation steps (with any screenshots they were holding)."""
+    cutoff = (now or utcnow()) - FLOW_TTL
+    return session.execute(delete(ChatState).where(ChatState.updated_at < cutoff)).rowcount
 
 
 def clear_flow(session: Session, user_id: str) -> None:
