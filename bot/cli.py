@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from bot import migrate
 from bot.db import transaction
-from bot.thaidate import parse_thai_datetime, thai_datetime
 from broadcast import reminders
 from broadcast import service as announcements
 from broadcast.models import Announcement
+from common.thaidate import parse_thai_datetime, thai_datetime
 from ticketing import service as tickets
 from ticketing.models import Ticket, TicketEvent, parse_number
 

@@ -38,7 +38,7 @@ from linebot.v3.messaging import (
     ShowLoadingAnimationRequest,
 )
 
-from bot.messages import Message as MessageDict
+from common.messages import Message as MessageDict
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

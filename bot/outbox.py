@@ -16,8 +16,8 @@ from sqlalchemy import update
 
 from bot.db import claim, transaction
 from bot.line_client import LineRejected, LineUnavailable
-from bot.messages import batches, fit_for_line
 from bot.models import OutboundMessage, utcnow
+from common.messages import batches, fit_for_line
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime

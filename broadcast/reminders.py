@@ -15,10 +15,10 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import utcnow
-from bot.thaidate import BANGKOK, parse_thai_datetime
 from broadcast import service
 from broadcast.models import Announcement, Status
+from common.tables import utcnow
+from common.thaidate import BANGKOK, parse_thai_datetime
 from faq.directory import Directory
 
 DEADLINES = Path(__file__).resolve().parent / "data" / "deadlines.yaml"

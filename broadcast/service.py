@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.messages import MAX_MESSAGES_PER_REQUEST, Message, utf16_len
-from bot.models import utcnow
 from broadcast.models import Announcement, Batch, Status
+from common.messages import MAX_MESSAGES_PER_REQUEST, Message, utf16_len
+from common.tables import utcnow
 from faq.directory import Directory
 from ticketing.models import LEVELS, Coordinator, Volunteer
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Float, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.models import Base, utcnow
+from common.tables import Base, utcnow
 
 
 class FaqAnswer(Base):

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from bot.messages import Message
+from common.messages import Message
 from faq.service import FaqService
 from ticketing.escalation import Timings
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.messages import text
+from common.messages import text
 from handlers import Dispatcher, tickets
 from handlers.context import EventContext
 from handlers.texts import greeting

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.messages import quick_message, text
+from common.messages import quick_message, text
 from faq.records import record_reply, record_wrong_answer
 from faq.service import NO_MATCH, NOT_THIS, TALK_TO_STAFF, WRONG_ANSWER
 from handlers import Dispatcher, tickets

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import parse_qsl
 
-from bot.messages import text
+from common.messages import text
 from faq.records import record_chosen
 from handlers import Dispatcher, tickets
 from handlers.context import EventContext

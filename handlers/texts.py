@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.messages import Message, quick_message, quick_postback, text
+from common.messages import Message, quick_message, quick_postback, text
 from faq.service import GREETING, Reply
 
 __all__ = ["faq_messages", "greeting"]

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.messages import Message, quick_postback, text
-from bot.thaidate import thai_datetime
+from common.messages import Message, quick_postback, text
+from common.thaidate import thai_datetime
 from handlers.context import ImageLinks
 from ticketing.models import Ticket, Volunteer
 from ticketing.service import Notice, image_ids

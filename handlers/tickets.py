@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from bot.line_client import LineRejected
 from bot.media import image_type
-from bot.messages import quick_message, quick_postback, text
-from bot.thaidate import thai_datetime, thai_duration
+from common.messages import quick_message, quick_postback, text
+from common.thaidate import thai_datetime, thai_duration
 from faq.models import FaqAnswer
 from handlers.context import EventContext
 from handlers.ticket_cards import LEVEL_NAMES, render

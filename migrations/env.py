@@ -11,7 +11,7 @@ import faq.models  # noqa: F401
 import ticketing.models  # noqa: F401
 from bot.config import Settings
 from bot.db import make_engine, normalize_url
-from bot.models import Base
+from common.tables import Base
 
 config = context.config
 if config.config_file_name and config.attributes.get("configure_logging", True):

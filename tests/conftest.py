@@ -30,8 +30,8 @@ import ticketing.models  # noqa: F401
 from bot.app import build_app
 from bot.config import Settings
 from bot.line_client import LineClient
-from bot.models import Base
 from bot.runtime import Runtime, install_runtime
+from common.tables import Base
 from simulator.app import create_sim_app
 from simulator.signing import sign
 from simulator.state import SimState

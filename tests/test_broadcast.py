@@ -11,10 +11,10 @@ from sqlalchemy import select
 from bot.broadcast_sender import send_announcement, start_due
 from bot.db import transaction
 from bot.models import utcnow
-from bot.thaidate import parse_thai_datetime, thai_datetime
 from broadcast import reminders
 from broadcast import service as announcements
 from broadcast.models import Announcement, Batch, Status
+from common.thaidate import parse_thai_datetime, thai_datetime
 from simulator.state import Faults
 from tests.conftest import sim_send
 from ticketing import service as tickets

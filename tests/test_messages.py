@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.messages import (
+from common.messages import (
     MAX_TEXT_UTF16,
     batches,
     fit_for_line,

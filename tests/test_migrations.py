@@ -11,7 +11,7 @@ import faq.models  # noqa: F401
 import ticketing.models  # noqa: F401
 from bot import migrate
 from bot.db import make_engine
-from bot.models import Base
+from common.tables import Base
 from tests.conftest import reset_schema
 
 

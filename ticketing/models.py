@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String,
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.models import Base, utcnow
+from common.tables import Base, utcnow
 
 LEVELS = ("province", "region", "central")
 

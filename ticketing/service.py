@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.models import utcnow
+from common.tables import utcnow
 from faq.directory import Directory
 from ticketing.models import (
     LEVELS,
