@@ -153,18 +153,26 @@ def handle_event(rt: Runtime, pk: int, now: datetime | None = None) -> Handled |
     user_hash = None
     event_id = "?"
     try:
+        # LINE calls first, with no transaction open: none waits on the network.
+        with rt.sessions() as session:
+            stored = session.get(WebhookEvent, pk)
+            assert stored is not None
+            payload, user_id, received_at = stored.payload, stored.user_id, stored.received_at
+            kind, user_hash, event_id = (
+                event_kind(payload),
+                hash_user(user_id),
+                stored.webhook_event_id,
+            )
+        waited = (claim_at - received_at).total_seconds()
+        if user_id and waited > LOADING_AFTER_S and payload.get("replyToken"):
+            rt.line.show_loading(user_id)
+        fetched = rt.dispatcher.prefetch(payload, rt.line)
         with transaction(rt.sessions) as session:
             event = session.get(WebhookEvent, pk)
             assert event is not None
-            kind, user_hash, event_id = (
-                event_kind(event.payload),
-                hash_user(event.user_id),
-                event.webhook_event_id,
+            ctx = EventContext(
+                session=session, event=event.payload, line=rt.line, services=rt, fetched=fetched
             )
-            waited = (claim_at - event.received_at).total_seconds()
-            if event.user_id and waited > LOADING_AFTER_S and event.payload.get("replyToken"):
-                rt.line.show_loading(event.user_id)
-            ctx = EventContext(session=session, event=event.payload, line=rt.line, services=rt)
             if not rt.dispatcher.dispatch(ctx):
                 outcome = "ignored"
             outbox = _outbox_rows(ctx, event)

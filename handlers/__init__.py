@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
-from handlers.context import EventContext
+from handlers.context import EventContext, Fetched, LineReader
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[EventContext], None]
+# Runs before the handler, outside any database transaction: the LINE calls a handler needs
+# (content download, profile) happen here, so no transaction waits on the network.
+Prefetcher = Callable[[dict[str, Any], LineReader], Fetched]
 
 
 class Dispatcher:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._prefetchers: dict[str, Prefetcher] = {}
 
     def on(self, event_type: str) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -29,6 +34,22 @@ class Dispatcher:
             return handler
 
         return register
+
+    def before(self, event_type: str) -> Callable[[Prefetcher], Prefetcher]:
+        """Register what to fetch from LINE for an event kind before its handler runs."""
+
+        def register(prefetcher: Prefetcher) -> Prefetcher:
+            if event_type in self._prefetchers:
+                raise ValueError(f"two prefetchers for {event_type!r}")
+            self._prefetchers[event_type] = prefetcher
+            return prefetcher
+
+        return register
+
+    def prefetch(self, event: dict[str, Any], line: LineReader) -> Fetched:
+        """Called with no transaction open; the result reaches the handler as `ctx.fetched`."""
+        prefetcher = self._prefetchers.get(str(event.get("type", "")))
+        return prefetcher(event, line) if prefetcher else Fetched()
 
     def dispatch(self, ctx: EventContext) -> bool:
         handler = self._handlers.get(ctx.event_type)

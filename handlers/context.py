@@ -39,12 +39,23 @@ class Services(Protocol):
     def media(self) -> ImageLinks | None: ...
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """What was fetched from LINE before the handler's transaction began (see
+    `Dispatcher.prefetch`): a message's content, the sender's profile."""
+
+    content: bytes | None = None
+    content_error: str | None = None  # why the content is not usable (gone, too large…)
+    profile: dict[str, Any] | None = None
+
+
 @dataclass
 class EventContext:
     session: Session
     event: dict[str, Any]
     line: LineReader
     services: Services
+    fetched: Fetched = field(default_factory=Fetched)
     # Filled by handlers; the inbox turns them into outbox rows in the same transaction.
     replies: list[Message] = field(default_factory=list)
     pushes: list[tuple[str, list[Message]]] = field(default_factory=list)
