@@ -155,6 +155,12 @@ def render(
         case "reply":
             sender = notice.extra.get("from", "ผู้ประสานงาน")
             return [*image, text(f"[{ticket.number}] {notice.text}\n— {sender}")]
+        case "taken-over":
+            return [
+                text(
+                    f"เรื่อง {ticket.number} ถูกรับช่วงต่อโดย {notice.text} แล้วครับ ท่านไม่ต้องดำเนินการต่อ",
+                )
+            ]
         case "claimed-by":
             return [
                 text(f"ผู้ประสานงาน {notice.text} รับเรื่อง {ticket.number} แล้วครับ จะติดต่อกลับทางแชตนี้")

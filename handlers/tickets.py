@@ -15,13 +15,14 @@ from sqlalchemy import select
 from bot.line_client import LineRejected
 from bot.media import image_type
 from common.messages import quick_message, quick_postback, text
-from common.thaidate import thai_datetime, thai_duration
+from common.thaidate import thai_datetime
 from faq.models import FaqAnswer
+from handlers import ticket_texts
 from handlers.context import EventContext
 from handlers.ticket_cards import LEVEL_NAMES, render
 from ticketing import service
 from ticketing.models import ChatState, TicketState, Volunteer, format_number
-from ticketing.service import Notice, TicketError
+from ticketing.service import HeldByOther, Notice, TicketError
 
 log = logging.getLogger(__name__)
 
@@ -262,17 +263,8 @@ def create_ticket(ctx: EventContext, description: str, data: dict | None = None)
     )
     service.clear_flow(ctx.session, ctx.user_id)
     send(ctx, notices)
-    timings = ctx.services.timings
-    ctx.reply(
-        text(
-            f"รับเรื่องแล้วครับ หมายเลข {ticket.number}\n"
-            f"ส่งถึงผู้ประสานงาน{LEVEL_NAMES[ticket.level]} ({ticket.province}) แล้ว "
-            f"หากยังไม่มีผู้รับเรื่องภายใน {thai_duration(timings.region_after.total_seconds())} "
-            "ระบบจะส่งต่อถึงผู้ประสานงานภาค และภายใน "
-            f"{thai_duration(timings.central_after.total_seconds())} ถึงส่วนกลาง\n"
-            'พิมพ์ "สถานะเรื่อง" เพื่อติดตามได้ตลอดเวลา',
-        )
-    )
+    where = service.where_is(ctx.session, ticket)
+    ctx.reply(text(ticket_texts.opened(ticket, where, ctx.services.timings)))
 
 
 def status_text(ctx: EventContext) -> str:
@@ -397,6 +389,9 @@ def handle_postback(ctx: EventContext, fields: dict[str, str]) -> bool:
     ticket_id = int(fields["t"]) if fields.get("t", "").isdigit() else 0
     try:
         POSTBACKS[action](ctx, fields, ticket_id)
+    except HeldByOther as refused:
+        take = f"action=takeover&t={refused.ticket_id}"
+        ctx.reply(text(str(refused), [quick_postback("รับช่วงต่อ", take, "รับช่วงต่อ"), CANCEL_BUTTON]))
     except TicketError as refused:
         ctx.reply(text(str(refused)))
     return True
@@ -440,15 +435,14 @@ def _claim(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> None:
     assert ctx.user_id is not None
     send(ctx, service.claim(ctx.session, ctx.user_id, ticket_id))
     number = format_number(ticket_id)
-    ctx.reply(
-        text(
-            f"ท่านรับเรื่อง {number} แล้วครับ",
-            [
-                quick_postback("ตอบกลับ", f"action=reply&t={ticket_id}", "ตอบกลับ"),
-                quick_postback("ปิดเรื่อง", f"action=resolve&t={ticket_id}", "ปิดเรื่อง"),
-            ],
-        )
-    )
+    ctx.reply(text(f"ท่านรับเรื่อง {number} แล้วครับ", owner_buttons(ticket_id)))
+
+
+def owner_buttons(ticket_id: int) -> list:
+    return [
+        quick_postback("ตอบกลับ", f"action=reply&t={ticket_id}", "ตอบกลับ"),
+        quick_postback("ปิดเรื่อง", f"action=resolve&t={ticket_id}", "ปิดเรื่อง"),
+    ]
 
 
 def _start_reply(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> None:
@@ -473,7 +467,14 @@ def _start_resolve(ctx: EventContext, fields: dict[str, str], ticket_id: int) ->
 def _escalate(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> None:
     assert ctx.user_id is not None
     send(ctx, service.escalate_now(ctx.session, ctx.user_id, ticket_id))
-    ctx.reply(text(f"ส่งต่อเรื่อง {format_number(ticket_id)} ขึ้นไปอีกระดับแล้วครับ"))
+    ticket = service.ticket_by_id(ctx.session, ticket_id)
+    ctx.reply(text(ticket_texts.escalated(ticket, service.where_is(ctx.session, ticket))))
+
+
+def _take_over(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> None:
+    assert ctx.user_id is not None
+    send(ctx, service.take_over(ctx.session, ctx.user_id, ticket_id))
+    ctx.reply(text(f"ท่านรับช่วงต่อเรื่อง {format_number(ticket_id)} แล้วครับ", owner_buttons(ticket_id)))
 
 
 def _rate(ctx: EventContext, fields: dict[str, str], ticket_id: int) -> None:
@@ -492,5 +493,6 @@ POSTBACKS = {
     "reply": _start_reply,
     "resolve": _start_resolve,
     "escalate": _escalate,
+    "takeover": _take_over,
     "rate": _rate,
 }

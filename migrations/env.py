@@ -6,7 +6,8 @@ from logging.config import fileConfig
 
 from alembic import context
 
-import broadcast.models  # noqa: F401  (registers the tables on Base.metadata)
+import bot.models  # noqa: F401  (registers the tables on Base.metadata)
+import broadcast.models  # noqa: F401
 import faq.models  # noqa: F401
 import ticketing.models  # noqa: F401
 from bot.config import Settings

@@ -6,7 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-import broadcast.models  # noqa: F401  (all tables are part of the schema)
+import bot.models  # noqa: F401  (all tables are part of the schema)
+import broadcast.models  # noqa: F401
 import faq.models  # noqa: F401
 import ticketing.models  # noqa: F401
 from bot import migrate

@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from common.thaidate import thai_duration
 from ticketing.models import Coordinator, Ticket, TicketState
-from ticketing.service import Notice, coordinators_at, record, route
+from ticketing.service import Notice, record, route, routing_note
 
 BATCH = 500
 
@@ -77,9 +78,9 @@ def sweep(session: Session, now: datetime, timings: Timings) -> SweepResult:
         )
         if ticket:
             changed += 1
-            _event(session, ticket, "ยังไม่มีผู้รับเรื่อง: ส่งต่อถึงส่วนกลาง")
-            people = coordinators_at(session, "central", ticket.province, ticket.region)
-            notices += [Notice(p.line_user_id or "", "escalated", ticket.id) for p in people]
+            routed = route(session, ticket, "central")
+            _event(session, ticket, "ยังไม่มีผู้รับเรื่อง: " + routing_note(routed))
+            notices += routed.notices("escalated", ticket.id)
 
     for ticket_id in _due(
         session,
@@ -92,10 +93,10 @@ def sweep(session: Session, now: datetime, timings: Timings) -> SweepResult:
         )
         if ticket:
             changed += 1
-            level, people = route(session, ticket, "region")
-            ticket.level = level
-            _event(session, ticket, f"ยังไม่มีผู้รับเรื่อง: ส่งต่อถึงระดับ {level}")
-            notices += [Notice(p.line_user_id or "", "escalated", ticket.id) for p in people]
+            routed = route(session, ticket, "region")
+            ticket.level = routed.level
+            _event(session, ticket, "ยังไม่มีผู้รับเรื่อง: " + routing_note(routed))
+            notices += routed.notices("escalated", ticket.id)
 
     claimed = Ticket.state == TicketState.CLAIMED
     for ticket_id in _due(
@@ -122,5 +123,10 @@ def sweep(session: Session, now: datetime, timings: Timings) -> SweepResult:
         )
         if ticket:
             changed += 1
-            _event(session, ticket, "ครบ 3 วันหลังแก้ไข", from_state=TicketState.RESOLVED)
+            _event(
+                session,
+                ticket,
+                f"ปิดอัตโนมัติ: ครบ {thai_duration(timings.close_after.total_seconds())} หลังแก้ไข",
+                from_state=TicketState.RESOLVED,
+            )
     return SweepResult([n for n in notices if n.to], changed)

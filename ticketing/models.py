@@ -151,3 +151,17 @@ class ChatState(Base):
     flow: Mapped[str] = mapped_column(String(32))
     data: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class LinkAttempt(Base):
+    """One try of "ลงทะเบียนผู้ประสานงาน <code>" by a LINE user, right or wrong: wrong tries
+    are counted per user to stop guessing (append-only)."""
+
+    __tablename__ = "coordinator_link_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_link_attempts_user", "user_id", "at"),)

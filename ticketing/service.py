@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from common.tables import utcnow
@@ -26,6 +28,7 @@ from ticketing.models import (
     ChatState,
     Coordinator,
     InviteCode,
+    LinkAttempt,
     Ticket,
     TicketEvent,
     TicketImage,
@@ -34,6 +37,9 @@ from ticketing.models import (
 )
 
 INVITE_TTL = timedelta(hours=24)
+# Wrong invite codes a LINE user may try in a window before every try is refused: a code has
+# 48 random bits, so this only stops a script, never a person who mistyped twice.
+LINK_TRIES, LINK_WINDOW = 5, timedelta(hours=1)
 REOPEN_WITHIN = timedelta(days=3)
 # A conversation step left alone this long is over: a coordinator's forgotten ตอบกลับ must not
 # send tomorrow's unrelated text to a volunteer, nor a stale report swallow a new question.
@@ -57,14 +63,49 @@ class TicketError(Exception):
     """A refused action; the message is Thai and can be shown to the user as is."""
 
 
+class HeldByOther(TicketError):
+    """The ticket is another coordinator's; the only way in is an explicit take-over."""
+
+    def __init__(self, message: str, ticket_id: int) -> None:
+        super().__init__(message)
+        self.ticket_id = ticket_id
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a ticket is addressed and who can see it there.
+
+    `skipped`: lower levels passed over because nobody there has linked LINE. With no `people`
+    the ticket is *unattended*: it waits at central for staff (CLI, console) to take it."""
+
+    level: str
+    people: tuple[Coordinator, ...]
+    skipped: tuple[str, ...] = ()
+
+    @property
+    def unattended(self) -> bool:
+        return not self.people
+
+    def notices(self, kind: str, ticket_id: int) -> list[Notice]:
+        return [Notice(p.line_user_id, kind, ticket_id) for p in self.people if p.line_user_id]
+
+
 # -- volunteers ---------------------------------------------------------------------------------
 
 
 def volunteer(session: Session, user_id: str) -> Volunteer:
+    """The volunteer's row, created on first sight. `INSERT … ON CONFLICT DO NOTHING` first, so
+    two writers meeting a new user at once (two events, the console) never collide on the key."""
     found = session.get(Volunteer, user_id)
     if found is None:
-        found = Volunteer(user_id=user_id)
-        session.add(found)
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(
+            insert(Volunteer)
+            .values(user_id=user_id, following=True, updated_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["user_id"])
+        )
+        found = session.get(Volunteer, user_id)
+        assert found is not None
     return found
 
 
@@ -92,14 +133,14 @@ def invite_coordinator(
 ) -> str:
     """Create a coordinator and a one-time code (valid 24 h) for linking their LINE account."""
     if level not in LEVELS:
-        raise TicketError(f"level must be one of {', '.join(LEVELS)}")
+        raise TicketError(f"ระดับต้องเป็นหนึ่งใน {', '.join(LEVELS)} (ได้รับ {level!r})")
     if level == "province":
         if province not in directory.region_of:
-            raise TicketError(f"unknown province {province!r}")
+            raise TicketError(f"ไม่พบจังหวัด {province!r} ในโครงการ")
         region = directory.region_of[province]
     elif level == "region":
         if region not in directory.regions:
-            raise TicketError(f"unknown region {region!r}; one of {', '.join(directory.regions)}")
+            raise TicketError(f"ไม่พบภาค {region!r} เลือกหนึ่งใน {', '.join(directory.regions)}")
         province = None
     else:
         province = region = None
@@ -120,7 +161,22 @@ def invite_coordinator(
 def link_coordinator(
     session: Session, user_id: str, code: str, now: datetime | None = None
 ) -> Coordinator:
+    """Link a LINE account to the coordinator an invite code was made for. Every try is
+    recorded; past `LINK_TRIES` wrong ones in `LINK_WINDOW`, even a right code waits."""
     now = now or utcnow()
+    wrong = session.scalar(
+        select(func.count())
+        .select_from(LinkAttempt)
+        .where(
+            LinkAttempt.user_id == user_id,
+            LinkAttempt.succeeded.is_(False),
+            LinkAttempt.at > now - LINK_WINDOW,
+        )
+    )
+    if wrong >= LINK_TRIES:
+        raise TicketError("ใส่รหัสลงทะเบียนผิดหลายครั้งเกินไป กรุณารอ 1 ชั่วโมงแล้วลองใหม่ หรือติดต่อส่วนกลาง")
+    attempt = LinkAttempt(user_id=user_id, at=now, succeeded=False)
+    session.add(attempt)
     invite = session.scalars(select(InviteCode).where(InviteCode.code_hash == _hash(code))).first()
     if invite is None or invite.used_at is not None or invite.expires_at < now:
         raise TicketError("รหัสลงทะเบียนไม่ถูกต้อง ใช้แล้ว หรือหมดอายุ กรุณาขอรหัสใหม่จากส่วนกลาง")
@@ -129,6 +185,7 @@ def link_coordinator(
     other = coordinator_for(session, user_id)
     if other is not None and other.id != person.id:
         other.line_user_id = None  # one LINE account, one coordinator role
+    attempt.succeeded = True
     invite.used_at = now
     person.line_user_id = user_id
     person.linked_at = now
@@ -165,6 +222,20 @@ def has_authority(person: Coordinator, ticket: Ticket) -> bool:
 
 # -- opening and routing ------------------------------------------------------------------------
 
+LEVEL_WORDS = {"province": "จังหวัด", "region": "ภาค", "central": "ส่วนกลาง"}
+
+
+def routing_note(routed: Route) -> str:
+    """The ticket log's line for a routing decision (staff read it; Thai like everything)."""
+    note = f"ส่งถึงระดับ{LEVEL_WORDS[routed.level]}"
+    if routed.skipped:
+        note += (
+            " (ข้ามระดับ" + ", ".join(LEVEL_WORDS[lv] for lv in routed.skipped) + ": ไม่มีผู้ประสานงาน)"
+        )
+    if routed.unattended:
+        note += " — ยังไม่มีผู้รับเรื่อง"
+    return note
+
 
 def record(
     session: Session,
@@ -189,15 +260,34 @@ def _transition(
     ticket.state = to
 
 
-def route(
-    session: Session, ticket: Ticket, start: str = "province"
-) -> tuple[str, list[Coordinator]]:
-    """The first level, from `start` up, that has a linked coordinator for the ticket's area."""
-    for level in LEVELS[LEVELS.index(start) :]:
+def route(session: Session, ticket: Ticket, start: str = "province") -> Route:
+    """The first level, from `start` up, that has a linked coordinator for the ticket's area;
+    central with nobody when no level has one."""
+    levels = LEVELS[LEVELS.index(start) :]
+    for i, level in enumerate(levels):
         people = coordinators_at(session, level, ticket.province, ticket.region)
         if people:
-            return level, people
-    return "central", []
+            return Route(level, tuple(people), levels[:i])
+    return Route("central", (), levels[:-1])
+
+
+def where_is(session: Session, ticket: Ticket) -> Route:
+    """Who can see the ticket at its level now (for telling the volunteer or staff truthfully)."""
+    people = coordinators_at(session, ticket.level, ticket.province, ticket.region)
+    below = LEVELS[: LEVELS.index(ticket.level)]
+    skipped = tuple(
+        level
+        for level in below
+        if not coordinators_at(session, level, ticket.province, ticket.region)
+    )
+    return Route(ticket.level, tuple(people), skipped)
+
+
+def unattended(session: Session, ticket: Ticket) -> bool:
+    """Open and addressed to a level where nobody for its area has linked LINE."""
+    return ticket.state in TicketState.OPEN and not coordinators_at(
+        session, ticket.level, ticket.province, ticket.region
+    )
 
 
 def open_ticket(
@@ -230,10 +320,17 @@ def open_ticket(
     session.flush()
     for content, content_type in images:
         attach_image(session, ticket, content, content_type, ticket.created_at)
-    level, people = route(session, ticket)
-    ticket.level = level
-    record(session, ticket, "volunteer", TicketState.NEW, f"ส่งถึงระดับ {level}")
-    return ticket, [Notice(p.line_user_id or "", "new", ticket.id) for p in people]
+    routed = route(session, ticket)
+    ticket.level = routed.level
+    record(session, ticket, "volunteer", TicketState.NEW, routing_note(routed))
+    return ticket, routed.notices("new", ticket.id)
+
+
+def ticket_by_id(session: Session, ticket_id: int) -> Ticket:
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise TicketError("ไม่พบเรื่องนี้")
+    return ticket
 
 
 def tickets_of(session: Session, user_id: str, limit: int = 5) -> list[Ticket]:
@@ -296,6 +393,7 @@ def image_ids(session: Session, ticket_id: int) -> list[int]:
 
 
 def _acting(session: Session, user_id: str, ticket_id: int) -> tuple[Coordinator, Ticket]:
+    """The coordinator and the ticket (row-locked on PostgreSQL), if they may act on it at all."""
     person = coordinator_for(session, user_id)
     ticket = session.get(Ticket, ticket_id, with_for_update=True)
     if person is None or ticket is None or not has_authority(person, ticket):
@@ -303,14 +401,29 @@ def _acting(session: Session, user_id: str, ticket_id: int) -> tuple[Coordinator
     return person, ticket
 
 
+def _owner_name(session: Session, ticket: Ticket) -> str:
+    owner = session.get(Coordinator, ticket.claimed_by) if ticket.claimed_by else None
+    return owner.name if owner else "ผู้ประสานงานอีกท่าน"
+
+
+def _held_by_other(session: Session, ticket: Ticket, person: Coordinator) -> HeldByOther:
+    return HeldByOther(
+        f"เรื่อง {ticket.number} อยู่ในความดูแลของ {_owner_name(session, ticket)} "
+        'หากต้องการดูแลแทน กด "รับช่วงต่อ" ระบบจะแจ้งผู้รับเรื่องเดิมให้ทราบ',
+        ticket.id,
+    )
+
+
 def claim(
     session: Session, user_id: str, ticket_id: int, now: datetime | None = None
 ) -> list[Notice]:
     person, ticket = _acting(session, user_id, ticket_id)
+    if ticket.state in (TicketState.CLAIMED, TicketState.WAITING):
+        if ticket.claimed_by == person.id:
+            raise TicketError(f"ท่านรับเรื่อง {ticket.number} ไว้แล้วครับ")
+        raise _held_by_other(session, ticket, person)
     if ticket.state != TicketState.NEW:
-        owner = session.get(Coordinator, ticket.claimed_by) if ticket.claimed_by else None
-        who = f" โดย {owner.name}" if owner else ""
-        raise TicketError(f"เรื่อง {ticket.number} มีผู้รับเรื่องแล้ว{who}")
+        raise TicketError(f"เรื่อง {ticket.number} ปิดแล้ว")
     # Conditional update: two coordinators tapping at once, one wins.
     won = session.execute(
         update(Ticket)
@@ -331,13 +444,54 @@ def claim(
     return [Notice(ticket.user_id, "claimed-by", ticket.id, person.name)]
 
 
-def own_ticket(session: Session, user_id: str, ticket_id: int) -> tuple[Coordinator, Ticket]:
+def take_over(
+    session: Session, user_id: str, ticket_id: int, now: datetime | None = None
+) -> list[Notice]:
+    """An explicit "รับช่วงต่อ": someone with authority over the ticket takes it from its
+    claimer. The claimer and the volunteer are both told; nobody loses a ticket silently."""
     person, ticket = _acting(session, user_id, ticket_id)
-    if (
-        ticket.state not in (TicketState.CLAIMED, TicketState.WAITING)
-        or ticket.claimed_by != person.id
-    ):
-        raise TicketError('กรุณากด "รับเรื่อง" ก่อน (หรือเรื่องนี้มีผู้รับผิดชอบคนอื่นแล้ว)')
+    if ticket.state not in (TicketState.CLAIMED, TicketState.WAITING):
+        raise TicketError(f'เรื่อง {ticket.number} ไม่มีผู้รับเรื่องอยู่ กด "รับเรื่อง" ได้เลย')
+    previous = ticket.claimed_by
+    if previous == person.id:
+        raise TicketError(f"ท่านรับเรื่อง {ticket.number} ไว้แล้วครับ")
+    # Conditional on the claimer we saw: two take-overs at once, one wins.
+    won = session.execute(
+        update(Ticket)
+        .where(
+            Ticket.id == ticket.id,
+            Ticket.claimed_by == previous,
+            Ticket.state.in_((TicketState.CLAIMED, TicketState.WAITING)),
+        )
+        .values(claimed_by=person.id, claimed_at=now or utcnow(), reminded_at=None)
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    if won != 1:
+        raise TicketError(f"เรื่อง {ticket.number} เพิ่งเปลี่ยนผู้รับเรื่อง กรุณาลองอีกครั้ง")
+    before = session.get(Coordinator, previous) if previous else None
+    record(
+        session,
+        ticket,
+        f"coordinator:{person.id}",
+        ticket.state,
+        f"รับช่วงต่อจาก {before.name if before else '-'}",
+        from_state=ticket.state,
+    )
+    notices = [Notice(ticket.user_id, "claimed-by", ticket.id, person.name)]
+    if before is not None and before.line_user_id:
+        notices.append(Notice(before.line_user_id, "taken-over", ticket.id, person.name))
+    return notices
+
+
+def own_ticket(session: Session, user_id: str, ticket_id: int) -> tuple[Coordinator, Ticket]:
+    """Only the claimer answers or resolves (strict ownership)."""
+    person, ticket = _acting(session, user_id, ticket_id)
+    if ticket.state == TicketState.NEW:
+        raise TicketError(f'กรุณากด "รับเรื่อง" {ticket.number} ก่อนครับ')
+    if ticket.state not in (TicketState.CLAIMED, TicketState.WAITING):
+        raise TicketError(f"เรื่อง {ticket.number} ปิดแล้ว")
+    if ticket.claimed_by != person.id:
+        raise _held_by_other(session, ticket, person)
     return person, ticket
 
 
@@ -380,20 +534,26 @@ def resolve(
 def escalate_now(
     session: Session, user_id: str, ticket_id: int, now: datetime | None = None
 ) -> list[Notice]:
-    """A coordinator hands the ticket up a level (and lets go of it if they held it)."""
+    """ส่งต่อ: the ticket goes up to the next level that has someone linked (central at the
+    latest). An unclaimed ticket may be handed up by anyone it is addressed to or above; a
+    claimed one only by its claimer, who lets go of it. Where it went: `where_is`."""
     person, ticket = _acting(session, user_id, ticket_id)
     if ticket.state not in TicketState.OPEN:
         raise TicketError(f"เรื่อง {ticket.number} ปิดแล้ว ส่งต่อไม่ได้")
+    if ticket.state != TicketState.NEW and ticket.claimed_by != person.id:
+        raise _held_by_other(session, ticket, person)
     if ticket.level == "central":
-        raise TicketError("เรื่องนี้อยู่ที่ส่วนกลางแล้ว")
-    next_level, people = route(session, ticket, LEVELS[LEVELS.index(ticket.level) + 1])
+        raise TicketError("เรื่องนี้อยู่ที่ส่วนกลางแล้ว ส่งต่อขึ้นไปอีกไม่ได้")
+    actor = f"coordinator:{person.id}"
+    routed = route(session, ticket, LEVELS[LEVELS.index(ticket.level) + 1])
     if ticket.state != TicketState.NEW:
-        _transition(session, ticket, TicketState.NEW, f"coordinator:{person.id}", "ส่งต่อ")
+        _transition(session, ticket, TicketState.NEW, actor, "ส่งต่อ (ปล่อยเรื่อง)")
         ticket.claimed_by = None
         ticket.claimed_at = None
-    ticket.level = next_level
-    record(session, ticket, f"coordinator:{person.id}", ticket.state, f"ส่งต่อถึงระดับ {next_level}")
-    return [Notice(p.line_user_id or "", "escalated", ticket.id) for p in people]
+        ticket.reminded_at = None
+    ticket.level = routed.level
+    record(session, ticket, actor, ticket.state, "ส่งต่อ: " + routing_note(routed))
+    return routed.notices("escalated", ticket.id)
 
 
 # -- what volunteers do -------------------------------------------------------------------------
