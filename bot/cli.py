@@ -14,7 +14,7 @@ from broadcast import service as announcements
 from broadcast.models import Announcement
 from common.thaidate import parse_thai_datetime, thai_datetime
 from ticketing import service as tickets
-from ticketing.models import Ticket, TicketEvent, parse_number
+from ticketing.models import Ticket, TicketEvent, TicketState, parse_number
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 
@@ -78,9 +78,14 @@ def coordinator_invite(name: str, level: str, province: str | None, region: str 
 @click.option("--state", type=click.Choice(["new", "claimed", "waiting", "resolved", "closed"]))
 @click.option("--province")
 @click.option("--limit", default=50, show_default=True)
-def ticket_list(state: str | None, province: str | None, limit: int) -> None:
-    """Tickets, newest first."""
+@click.option(
+    "--unattended", is_flag=True, help="open tickets at a level where nobody has linked LINE"
+)
+def ticket_list(state: str | None, province: str | None, limit: int, unattended: bool) -> None:
+    """Tickets, newest first; "ไม่มีผู้รับ" marks an open one nobody can see in LINE."""
     query = select(Ticket).order_by(Ticket.id.desc()).limit(limit)
+    if unattended:
+        query = query.where(Ticket.state.in_(TicketState.OPEN), tickets.seen_by_nobody())
     if state:
         query = query.where(Ticket.state == state)
     if province:
@@ -90,9 +95,10 @@ def ticket_list(state: str | None, province: str | None, limit: int) -> None:
     with _runtime().sessions() as session:
         rows = session.scalars(query).all()
         for t in rows:
+            mark = "  ไม่มีผู้รับ" if tickets.unattended(session, t) else ""
             click.echo(
                 f"{t.number}  {t.state:9s} {t.level:9s} {t.province:16s} "
-                f"{thai_datetime(t.created_at)}  {t.description[:50]!r}"
+                f"{thai_datetime(t.created_at)}  {t.description[:50]!r}{mark}"
             )
         if not rows:
             click.echo("no tickets")

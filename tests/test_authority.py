@@ -207,3 +207,23 @@ def test_wrong_invite_codes_are_limited_per_line_user(runtime, bot, sim):
     with transaction(runtime.sessions) as session:
         person = service.link_coordinator(session, CENTRAL, code, now=later)
     assert person.line_user_id == CENTRAL
+
+
+def test_staff_list_the_unattended_tickets(runtime, app):
+    link(runtime, PROVINCE, "province", "สุราษฎร์ธานี")
+    directory = runtime.faq.directory
+    with transaction(runtime.sessions) as session:
+        for user, province in ((VOLUNTEER, "สุราษฎร์ธานี"), (REGION_2, "เชียงใหม่")):
+            service.set_province(session, user, province, directory)
+            service.open_ticket(session, directory, user, f"ปัญหาที่{province}")
+    with runtime.sessions() as session:
+        assert [t.province for t in service.unattended_tickets(session)] == ["เชียงใหม่"]
+
+    result = app.test_cli_runner().invoke(args=["ticket", "list", "--unattended"])
+    assert result.exit_code == 0, result.output
+    assert "เชียงใหม่" in result.output and "ไม่มีผู้รับ" in result.output
+    assert "สุราษฎร์ธานี" not in result.output
+    # A central coordinator linking later makes it attended: the state is computed, not stored.
+    link(runtime, CENTRAL, "central")
+    with runtime.sessions() as session:
+        assert service.unattended_tickets(session) == []

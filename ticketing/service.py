@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -281,6 +281,32 @@ def where_is(session: Session, ticket: Ticket) -> Route:
         if not coordinators_at(session, level, ticket.province, ticket.region)
     )
     return Route(ticket.level, tuple(people), skipped)
+
+
+def seen_by_nobody() -> ColumnElement[bool]:
+    """SQL: the ticket's level has no linked coordinator for its area (see `unattended`)."""
+    c = Coordinator
+    return ~exists().where(
+        c.line_user_id.is_not(None),
+        c.level == Ticket.level,
+        or_(
+            c.level == "central",
+            and_(c.level == "region", c.region == Ticket.region),
+            and_(c.level == "province", c.province == Ticket.province),
+        ),
+    )
+
+
+def unattended_tickets(session: Session, limit: int = 100) -> list[Ticket]:
+    """Open tickets nobody can see in LINE, oldest first: staff must take these."""
+    return list(
+        session.scalars(
+            select(Ticket)
+            .where(Ticket.state.in_(TicketState.OPEN), seen_by_nobody())
+            .order_by(Ticket.id)
+            .limit(limit)
+        )
+    )
 
 
 def unattended(session: Session, ticket: Ticket) -> bool:
