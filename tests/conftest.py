@@ -51,7 +51,7 @@ def shared_file(relative: str) -> Path:
     """
     path = SHARED / relative
     if not path.exists():
-        pytest.skip(f"../shared is not beside this checkout: {relative} is checked where it is")
+        pytest.skip(f"../shared is not beside this checkout: this check reads ../shared/{relative}")
     return path
 
 
