@@ -24,7 +24,8 @@ import requests
 from sqlalchemy import text
 from werkzeug.serving import BaseWSGIServer, make_server
 
-import broadcast.models  # noqa: F401  (all tables are part of the schema)
+import bot.models as bot_models  # noqa: F401  (all tables are part of the schema)
+import broadcast.models  # noqa: F401
 import faq.models  # noqa: F401
 import ticketing.models  # noqa: F401
 from bot.app import build_app
