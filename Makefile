@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run migrate test lint format bench clean
+.PHONY: install run migrate test lint format flask faq bench bench-escalation bench-broadcast bench-faq bench-order clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,30 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## Staff commands without activating the venv: make flask ARGS='ticket list --state new'
+## (the same as .venv/bin/flask --app bot ticket list --state new).
+flask: install
+	$(BIN)/flask --app bot $(ARGS)
+
+## The FAQ tool: make faq ARGS='eval faq/data/tuning.jsonl'; echo ลืมรหัสผ่าน | make -s faq ARGS=match
+faq: install
+	$(BIN)/python -m faq $(ARGS)
+
+## Benchmarks (short runs; each takes ARGS, e.g. ARGS='--database-url postgresql://…').
 bench: install
-	$(BIN)/python bench/webhook_bench.py
+	$(BIN)/python bench/webhook_bench.py $(ARGS)
+
+bench-escalation: install
+	$(BIN)/python bench/escalation_bench.py $(ARGS)
+
+bench-broadcast: install
+	$(BIN)/python bench/broadcast_bench.py $(ARGS)
+
+bench-faq: install
+	$(BIN)/python bench/faq_bench.py $(ARGS)
+
+bench-order: install
+	$(BIN)/python bench/order_bench.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -3,11 +3,16 @@
 import multiprocessing
 import os
 
-from bot.config import Settings
+from bot.config import VAR_DIR, Settings
 
 _sqlite = Settings.from_env().database_url.startswith("sqlite")
 
-bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+_port = os.environ.get("PORT", "8000")
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{_port}"
+# gunicorn's control socket (for `gunicornc`) defaults to one path per user account: a second
+# instance (a test's, another checkout's) would replace the first one's and remove it on exit.
+# One per checkout and port, like the bind address. (A Unix socket path has at most 107 bytes.)
+control_socket = str(VAR_DIR / f"gunicorn-{_port}.ctl")
 # The webhook is short work (verify, insert, signal the worker): threads keep LINE's
 # connections alive without a process per connection. SQLite has one writer at a time, so more
 # processes only queue on its lock (measured: 1 process is as fast as 4); PostgreSQL scales out.

@@ -147,8 +147,11 @@ broadcast_cli = AppGroup("broadcast", help="Announcements to volunteers and coor
     help="all | provinces:สงขลา,สตูล | regions:ภาคใต้ | coordinators:province,region,central | users:U…,U…",
 )
 @click.option(
-    "--at", "when", help='Buddhist Era, Bangkok time, e.g. "5 ส.ค. 2563 09:00"; default now'
+    "--at",
+    "when",
+    help='Buddhist Era, Bangkok time, e.g. "5 ส.ค. 2563 09:00"; a time already past is refused',
 )
+@click.option("--now", "send_now", is_flag=True, help="send at once (the same as leaving out --at)")
 @click.option("--image", "image_url", help="https:// image URL")
 @click.option("--link-label")
 @click.option("--link-url")
@@ -156,12 +159,15 @@ def broadcast_create(
     body: str,
     audience: str,
     when: str | None,
+    send_now: bool,
     image_url: str | None,
     link_label: str | None,
     link_url: str | None,
 ) -> None:
     """Schedule an announcement (or send it now)."""
     rt = _runtime()
+    if when and send_now:
+        raise click.UsageError("give --at or --now, not both / ใส่ --at หรือ --now อย่างใดอย่างหนึ่ง")
     try:
         at = parse_thai_datetime(when) if when else None
         with transaction(rt.sessions) as session:
@@ -175,6 +181,11 @@ def broadcast_create(
                 link_url=link_url,
             )
             number, scheduled = item.id, item.scheduled_at
+    except announcements.PastScheduleError as exc:
+        raise click.BadParameter(
+            f"{exc} (ส่งทันที: ใช้ --now แทน --at / to send now: --now instead of --at)",
+            param_hint="--at",
+        ) from None
     except (ValueError, announcements.AnnouncementError) as exc:
         raise click.BadParameter(str(exc)) from None
     click.echo(f"announcement {number} scheduled for {thai_datetime(scheduled)}")

@@ -82,6 +82,7 @@ def sync(
                 at=reminder.at,
                 created_by="reminders",
                 reminder_key=reminder.key,
+                now=now,
             )
             counts["created"] += 1
     return counts

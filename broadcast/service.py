@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -18,16 +18,23 @@ from sqlalchemy.orm import Session
 from broadcast.models import Announcement, Batch, Status
 from common.messages import MAX_MESSAGES_PER_REQUEST, Message, utf16_len
 from common.tables import utcnow
+from common.thaidate import thai_datetime
 from faq.directory import Directory
 from ticketing.models import LEVELS, Coordinator, Volunteer
 
 BATCH_SIZE = 500  # LINE's multicast limit
 AUDIENCE_KINDS = ("all", "provinces", "regions", "coordinators", "users")
 MAX_TEXT = 5000
+# A time typed to the minute ("09:00") is up to a minute old when it is entered: still "now".
+PAST_GRACE = timedelta(minutes=1)
 
 
 class AnnouncementError(ValueError):
     """Bad input or a refused action; the message says what to change."""
+
+
+class PastScheduleError(AnnouncementError):
+    """A send time already gone: sending at once must be asked for, not slipped into."""
 
 
 # -- creating -----------------------------------------------------------------------------------
@@ -86,6 +93,13 @@ def create(
             raise AnnouncementError(f"LINE needs https:// links: {url}")
     if bool(link_label) != bool(link_url):
         raise AnnouncementError("a link button needs both --link-label and --link-url")
+    now = now or utcnow()
+    if at is not None and at < now - PAST_GRACE:
+        raise PastScheduleError(
+            f"เวลาที่ตั้งไว้ผ่านไปแล้ว ({thai_datetime(at)}; ตอนนี้ {thai_datetime(now)}) "
+            "ประกาศยังไม่ถูกส่ง: ตั้งเวลาใหม่ หรือสั่งส่งทันที / "
+            "the time is in the past, nothing was scheduled: give a later time, or send now"
+        )
     announcement = Announcement(
         uid=str(uuid.uuid4()),
         text=text,
@@ -93,7 +107,7 @@ def create(
         link_label=link_label,
         link_url=link_url,
         audience=audience,
-        scheduled_at=at or now or utcnow(),
+        scheduled_at=at or now,
         status=Status.SCHEDULED,
         created_by=created_by,
         reminder_key=reminder_key,

@@ -13,6 +13,9 @@ LINE side (what the bot calls), each request validated with the SDK's own reques
 Control side (a stable contract for tests, benchmarks and the chat page):
   POST /_sim/send      {"user", "text"|"postback"|"type": follow|unfollow|"image": base64}
   GET  /_sim/messages  ?user=U…[&after=seq]  every message delivered to that user, oldest first
+  GET  /_sim/conversation ?user=U…[&after=seq]  both sides of that user's chat, in order
+  GET  /_sim/content/<messageId>  an image a simulated user sent (for the chat page)
+  GET  /_sim/user ?user=U…   POST /_sim/user {"user", "name"}  one user's LINE display name
   GET  /_sim/stats     request counts by endpoint and status
   GET  /_sim/delivery-counts ?text=…  users reached by that text, and duplicate copies
   GET  /_sim/richmenu  ?user=U…  the rich menu's actions that user sees
@@ -400,6 +403,38 @@ def create_sim_app(state: SimState) -> Flask:
         after = request.args.get("after", "0")
         return jsonify(state.messages_for(user_id, int(after) if after.isdigit() else 0))
 
+    @app.get("/_sim/conversation")
+    def sim_conversation():
+        user_id = request.args.get("user", "")
+        after = request.args.get("after", "0")
+        return jsonify(state.conversation(user_id, int(after) if after.isdigit() else 0))
+
+    @app.get("/_sim/content/<message_id>")
+    def sim_content(message_id: str):
+        item = state.content.get(message_id)
+        if item is None:
+            return jsonify({"error": "no such content"}), 404
+        return Response(item[0], mimetype=item[1])
+
+    @app.get("/_sim/user")
+    def sim_user():
+        user = state.users.get(request.args.get("user", ""))
+        if user is None:
+            return jsonify({"error": "no such user"}), 404
+        return jsonify({"userId": user.user_id, "displayName": user.display_name})
+
+    @app.post("/_sim/user")
+    def sim_rename_user():
+        """A user changes their LINE display name (the bot sees it in the next profile call)."""
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict) or not USER_ID.match(str(data.get("user", ""))):
+            return jsonify({"error": 'need {"user": "U…", "name": "…"}'}), 400
+        name = str(data.get("name") or "").strip()
+        if not name:
+            return jsonify({"error": "the name is empty"}), 400
+        user = state.ensure_user(str(data["user"]), name[:20])  # LINE allows 20 characters
+        return jsonify({"userId": user.user_id, "displayName": user.display_name})
+
     @app.get("/_sim/delivery-counts")
     def sim_delivery_counts():
         """For benchmarks: how many users got a text message, and extra copies of it."""
@@ -486,6 +521,7 @@ def _build_event(state: SimState, data: dict[str, Any]) -> dict[str, Any]:
     }
     if "text" in data:
         user.following = True
+        state.record_sent(user_id, {"type": "text", "text": str(data["text"])})
         event["type"] = "message"
         event["message"] = {
             "type": "text",
@@ -495,6 +531,8 @@ def _build_event(state: SimState, data: dict[str, Any]) -> dict[str, Any]:
         }
     elif "postback" in data:
         user.following = True
+        if data.get("displayText"):  # LINE shows a postback's displayText as the user's message
+            state.record_sent(user_id, {"type": "text", "text": str(data["displayText"])})
         event["type"] = "postback"
         event["postback"] = {"data": str(data["postback"])}
     elif "image" in data:
@@ -505,6 +543,7 @@ def _build_event(state: SimState, data: dict[str, Any]) -> dict[str, Any]:
         user.following = True
         message_id = ids.message_id()
         state.content[message_id] = (raw, str(data.get("mimetype") or "image/jpeg"))
+        state.record_sent(user_id, {"type": "image", "url": f"/_sim/content/{message_id}"})
         event["type"] = "message"
         event["message"] = {
             "type": "image",
@@ -514,10 +553,12 @@ def _build_event(state: SimState, data: dict[str, Any]) -> dict[str, Any]:
         }
     elif data.get("type") == "follow":
         user.following = True
+        state.record_sent(user_id, {"type": "follow"})
         event["type"] = "follow"
         event["follow"] = {"isUnblocked": False}
     elif data.get("type") == "unfollow":
         user.following = False
+        state.record_sent(user_id, {"type": "unfollow"})
         event["type"] = "unfollow"
         return event  # LINE gives no reply token for unfollow
     else:

@@ -80,6 +80,16 @@ class Delivery:
 
 
 @dataclass
+class Sent:
+    """What a simulated user did, as their own chat shows it (LINE keeps both sides)."""
+
+    seq: int
+    user_id: str
+    at: float
+    item: dict[str, Any]  # {"type": "text", "text"} | image | postback | follow | unfollow
+
+
+@dataclass
 class SimState:
     channel_secret: str
     access_token: str
@@ -89,6 +99,8 @@ class SimState:
     users: dict[str, User] = field(default_factory=dict)
     deliveries: list[Delivery] = field(default_factory=list)
     by_user: dict[str, list[Delivery]] = field(default_factory=lambda: defaultdict(list))
+    sent_by_user: dict[str, list[Sent]] = field(default_factory=lambda: defaultdict(list))
+    last_seq: int = 0  # one sequence for both sides of every chat: their order on the page
     # reply token -> (user id, issued at, used)
     reply_tokens: dict[str, tuple[str, float, bool]] = field(default_factory=dict)
     retry_keys: dict[str, tuple[str, float]] = field(default_factory=dict)
@@ -200,13 +212,27 @@ class SimState:
         with self.lock:
             for user_id in user_ids:
                 for message in messages:
-                    delivery = Delivery(
-                        len(self.deliveries) + 1, user_id, via, request_id, now, message
-                    )
+                    self.last_seq += 1
+                    delivery = Delivery(self.last_seq, user_id, via, request_id, now, message)
                     self.deliveries.append(delivery)
                     self.by_user[user_id].append(delivery)
             if via != "reply":  # replies are free; everything else counts against the quota
                 self.consumption += len(user_ids)
+
+    def record_sent(self, user_id: str, item: dict[str, Any]) -> None:
+        with self.lock:
+            self.last_seq += 1
+            self.sent_by_user[user_id].append(Sent(self.last_seq, user_id, time.time(), item))
+
+    def conversation(self, user_id: str, after: int = 0) -> list[dict[str, Any]]:
+        """Both sides of one user's chat in the order they happened: what the chat page shows
+        after a reload (`from` is "user" or "bot")."""
+        with self.lock:
+            sent = [s for s in self.sent_by_user.get(user_id, []) if s.seq > after]
+        items = [{**s.item, "seq": s.seq, "from": "user", "sentAt": s.at} for s in sent] + [
+            {**m, "from": "bot"} for m in self.messages_for(user_id, after)
+        ]
+        return sorted(items, key=lambda item: item["seq"])
 
     def followers(self) -> list[str]:
         with self.lock:

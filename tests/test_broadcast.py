@@ -216,11 +216,41 @@ def test_without_line_statistics_everyone_is_the_followers_met(runtime, sim, mon
 def test_a_scheduled_send_fires_at_its_time(runtime, sim):
     add_volunteers(runtime, sim, 2, "สงขลา")
     at = parse_thai_datetime("5 ส.ค. 2563 09:00")
-    number = create(runtime, "provinces:สงขลา", at=at)
+    number = create(runtime, "provinces:สงขลา", at=at, now=at - timedelta(days=1))
     assert start_due(runtime, at - timedelta(seconds=1)) == []
     assert start_due(runtime, at) == [number]
     send_announcement(runtime, number, now=at)
     assert len(deliveries(sim)) == 2
+
+
+def test_a_time_already_past_is_refused_and_nothing_is_scheduled(runtime):
+    now = parse_thai_datetime("5 ส.ค. 2563 09:00")
+    with pytest.raises(announcements.PastScheduleError, match="ผ่านไปแล้ว"):
+        create(runtime, "all", at=now - timedelta(hours=1), now=now)
+    with runtime.sessions() as session:
+        assert session.scalars(select(Announcement)).all() == []
+    # The minute being typed is still "now"; leaving the time out sends at once.
+    assert create(runtime, "all", at=now - timedelta(seconds=30), now=now)
+    assert announcement(runtime, create(runtime, "all", now=now)).scheduled_at == now
+
+
+def test_cli_refuses_a_past_time_in_thai_and_sends_only_when_asked(app, runtime, sim):
+    add_volunteers(runtime, sim, 1, "สงขลา")
+    runner = app.test_cli_runner()
+    past = runner.invoke(
+        args=["broadcast", "create", "--text", "ประกาศทดสอบ", "--at", "5 ส.ค. 2563 09:00"]
+    )
+    assert past.exit_code != 0
+    assert "ผ่านไปแล้ว" in past.output and "--now" in past.output
+    with runtime.sessions() as session:
+        assert session.scalars(select(Announcement)).all() == []
+    both = runner.invoke(
+        args=["broadcast", "create", "--text", "x", "--at", "5 ส.ค. 2563", "--now"]
+    )
+    assert both.exit_code != 0
+    now = runner.invoke(args=["broadcast", "create", "--text", "ประกาศทดสอบ", "--now"])
+    assert now.exit_code == 0, now.output
+    assert deliveries(sim) == Counter({add_volunteers(runtime, sim, 1, "สงขลา")[0]: 1})
 
 
 def test_cancel_before_start_and_not_after(runtime, sim):

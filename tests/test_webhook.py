@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 
 from bot.models import OutboundMessage, WebhookEvent
 from simulator.signing import sign
-from tests.conftest import SECRET, SHARED, signed_post, sim_messages, text_event
+from tests.conftest import DATA, SECRET, signed_post, sim_messages, text_event
 
 USER = "U" + "a" * 32
 
@@ -23,7 +23,7 @@ def count(runtime, model) -> int:
 
 
 def official_events() -> dict:
-    return json.loads((SHARED / "line" / "webhook-events.json").read_text(encoding="utf-8"))
+    return json.loads((DATA / "line" / "webhook-events.json").read_text(encoding="utf-8"))
 
 
 # -- signature --------------------------------------------------------------------------------
