@@ -1,0 +1,172 @@
+"""Odd input gets a clear answer: malformed events are set aside one by one, values that can
+never succeed are cleaned at the door, bad links are 403/404, oversized bodies 413, and logs
+carry neither LINE user ids nor message text."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+from sqlalchemy import select
+
+from bot.models import WebhookEvent
+from simulator.signing import sign
+from tests.conftest import SECRET, signed_post, sim_messages, text_event
+
+USER = "U" + "7" * 32
+OTHER = "U" + "8" * 32
+
+
+def events(runtime) -> dict[str, WebhookEvent]:
+    with runtime.sessions() as session:
+        return {row.webhook_event_id: row for row in session.scalars(select(WebhookEvent))}
+
+
+def post_raw(client, body: str):
+    data = body.encode("utf-8", "surrogatepass")
+    return client.post(
+        "/callback",
+        data=data,
+        headers={"X-Line-Signature": sign(SECRET, data), "Content-Type": "application/json"},
+    )
+
+
+def with_reply_token(sim, event: dict) -> dict:
+    user = event["source"]["userId"]
+    sim[0].ensure_user(user)
+    event["replyToken"] = sim[0].issue_reply_token(user)
+    return event
+
+
+def texts_to(sim, user: str) -> list[str]:
+    return [m.get("text", "") for m in sim_messages(sim[1].url, user)]
+
+
+# -- one malformed event among good ones ------------------------------------------------------
+
+
+def _deep(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+# Each replaces the middle event of a body, as JSON text (NaN, lone surrogates and deep nesting
+# cannot be written with json.dumps).
+MALFORMED = {
+    "source is a string": lambda e: {**e, "source": "user"},
+    "source is a list": lambda e: {**e, "source": [USER]},
+    "userId is an object": lambda e: {**e, "source": {"type": "user", "userId": {"id": USER}}},
+    "userId over 64 characters": lambda e: {**e, "source": {"type": "user", "userId": "U" * 65}},
+    "NUL in userId": lambda e: {**e, "source": {"type": "user", "userId": USER[:-1] + "\x00"}},
+    "NUL in webhookEventId": lambda e: {**e, "webhookEventId": "E-bad\x00"},
+    "webhookEventId over 64 characters": lambda e: {**e, "webhookEventId": "E" * 65},
+    "message is a string": lambda e: {**e, "message": "hello"},
+    "text is a number": lambda e: {**e, "message": {**e["message"], "text": 12}},
+    "event is a string": lambda e: "not an event",
+    "NaN in a field": lambda e: {**e, "deliveryContext": {"isRedelivery": float("nan")}},
+    "Infinity in a field": lambda e: {**e, "extra": float("inf")},
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_one_malformed_event_is_set_aside_and_the_good_ones_beside_it_are_kept(
+    client, runtime, sim, case
+):
+    good = [with_reply_token(sim, text_event(f"E-good-{n}", user=USER)) for n in (1, 2)]
+    bad = MALFORMED[case](text_event("E-bad", user=OTHER))
+    body = json.dumps({"events": [good[0], bad, good[1]]})  # NaN/Infinity as JS literals
+    response = post_raw(client, body)
+    assert response.status_code == 200, response.text
+    stored = events(runtime)
+    assert {"E-good-1", "E-good-2"} <= set(stored)
+    assert all(stored[f"E-good-{n}"].last_error is None for n in (1, 2))
+    assert all(stored[f"E-good-{n}"].handled_at is not None for n in (1, 2))
+    assert len(texts_to(sim, USER)) == 2  # both good events answered
+    set_aside = [row for key, row in stored.items() if not key.startswith("E-good")]
+    assert len(set_aside) == 1
+    assert set_aside[0].handled_at is not None and set_aside[0].attempts == 0
+    assert set_aside[0].last_error.startswith("set aside: ")
+    assert texts_to(sim, OTHER) == []
+
+
+def test_a_lone_surrogate_outside_free_text_sets_the_event_aside(client, runtime, sim):
+    good = with_reply_token(sim, text_event("E-good", user=USER))
+    bad = text_event("E-bad", user=OTHER)
+    bad["emoji"] = "@@SURROGATE@@"
+    body = json.dumps({"events": [bad, good]}).replace("@@SURROGATE@@", "\\ud800")
+    assert post_raw(client, body).status_code == 200
+    stored = events(runtime)
+    assert stored["E-good"].last_error is None and stored["E-good"].handled_at is not None
+    assert "unpaired surrogate" in stored["E-bad"].last_error
+
+
+def test_an_event_nested_a_thousand_deep_is_set_aside_without_a_recursion_error(
+    client, runtime, sim
+):
+    good = with_reply_token(sim, text_event("E-good", user=USER))
+    bad = text_event("E-deep", user=OTHER)
+    bad["extra"] = "@@DEEP@@"
+    body = json.dumps({"events": [bad, good]}).replace('"@@DEEP@@"', _deep(1000))
+    assert post_raw(client, body).status_code == 200
+    stored = events(runtime)
+    assert stored["E-good"].last_error is None
+    assert "nesting deeper than" in stored["E-deep"].last_error
+    assert len(texts_to(sim, USER)) == 1
+
+
+def test_unbalanced_deep_nesting_is_400_not_a_crash(client, runtime):
+    assert post_raw(client, '{"events": ' + "[" * 100_000).status_code == 400
+    assert post_raw(client, '{"events": [' + "{" * 5000 + "]}").status_code == 400
+    assert events(runtime) == {}
+
+
+def test_a_bad_event_redelivered_is_stored_once(client, runtime):
+    bad = {**text_event("E-x"), "source": "user", "webhookEventId": None}
+    for _ in range(2):
+        assert signed_post(client, {"events": [bad]}).status_code == 200
+    assert len(events(runtime)) == 1
+
+
+def test_a_body_that_is_not_json_or_has_no_events_list_stays_400(client, runtime):
+    assert post_raw(client, "NaN").status_code == 400
+    assert post_raw(client, '{"events": {"0": 1}}').status_code == 400
+    assert events(runtime) == {}
+
+
+# -- the body's size, with and without Content-Length ---------------------------------------
+
+
+def _post_chunked(url: str, body: bytes, signature: str) -> int:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(
+            b"POST /callback HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\nX-Line-Signature: " + signature.encode() + b"\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        try:
+            for start in range(0, len(body), 65536):
+                chunk = body[start : start + 65536]
+                conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            conn.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass  # the server may answer and close before reading everything
+        status_line = conn.makefile("rb").readline()
+    return int(status_line.split()[1])
+
+
+def test_a_signed_body_over_one_megabyte_sent_chunked_is_413(bot, runtime):
+    event = text_event("E-big")
+    event["padding"] = "x" * (1024 * 1024)
+    body = json.dumps({"events": [event]}).encode()
+    assert _post_chunked(bot.url, body, sign(SECRET, body)) == 413
+    assert events(runtime) == {}
+
+
+def test_a_signed_chunked_body_under_the_limit_is_accepted(bot, runtime):
+    event = text_event("E-small")
+    event["padding"] = "x" * (1024 * 1024 - 2000)
+    body = json.dumps({"events": [event]}).encode()
+    assert len(body) < 1024 * 1024
+    assert _post_chunked(bot.url, body, sign(SECRET, body)) == 200
+    assert set(events(runtime)) == {"E-small"}
