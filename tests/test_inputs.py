@@ -10,7 +10,8 @@ import socket
 import pytest
 from sqlalchemy import select
 
-from bot.models import WebhookEvent
+from bot.models import OutboundMessage, WebhookEvent
+from handlers.postback import UNKNOWN_ACTION
 from simulator.signing import sign
 from tests.conftest import SECRET, signed_post, sim_messages, text_event
 
@@ -170,3 +171,62 @@ def test_a_signed_chunked_body_under_the_limit_is_accepted(bot, runtime):
     assert len(body) < 1024 * 1024
     assert _post_chunked(bot.url, body, sign(SECRET, body)) == 200
     assert set(events(runtime)) == {"E-small"}
+
+
+# -- values that can never succeed get an immediate answer ------------------------------------
+
+
+def _postback_event(sim, event_id: str, data: str) -> dict:
+    event = text_event(event_id, user=USER)
+    del event["message"]
+    event.update(type="postback", postback={"data": data})
+    return with_reply_token(sim, event)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "action=claim&t=²",  # "²".isdigit() is True, int("²") fails
+        "action=claim&t=" + "9" * 23,  # past any INTEGER column
+        "action=reply&t=๑๒",  # Thai digits: int() reads them, no button of ours has them
+        "action=claim&t=-1",
+        "action=claim&t=0",
+        "action=rate&t=1&r=²",
+    ],
+)
+def test_a_postback_with_an_impossible_number_is_answered_at_once(client, runtime, sim, data):
+    assert signed_post(client, {"events": [_postback_event(sim, "E-pb", data)]}).status_code == 200
+    stored = events(runtime)["E-pb"]
+    assert stored.handled_at is not None and stored.attempts == 1
+    assert stored.last_error is None
+    assert texts_to(sim, USER) == [UNKNOWN_ACTION]
+
+
+def test_a_text_with_nul_and_control_characters_is_answered_at_once(client, runtime, sim):
+    event = with_reply_token(sim, text_event("E-nul", user=USER, text_="ลืมรหัสผ่าน\x00\x07ครับ"))
+    assert signed_post(client, {"events": [event]}).status_code == 200
+    stored = events(runtime)["E-nul"]
+    assert stored.handled_at is not None and stored.attempts == 1 and stored.last_error is None
+    assert stored.payload["message"]["text"] == "ลืมรหัสผ่านครับ"
+    assert len(texts_to(sim, USER)) == 1
+
+
+@pytest.mark.parametrize("timestamp", [1e30, -1, 10**25, "soon", True])
+def test_an_impossible_timestamp_is_treated_as_absent(client, runtime, sim, timestamp):
+    event = with_reply_token(sim, text_event("E-ts", user=USER, timestamp=timestamp))
+    assert signed_post(client, {"events": [event]}).status_code == 200
+    stored = events(runtime)["E-ts"]
+    assert stored.handled_at is not None and stored.last_error is None
+    assert "timestamp" not in stored.payload
+    with runtime.sessions() as session:
+        (row,) = session.scalars(select(OutboundMessage)).all()
+        assert row.sent_via == "reply"  # the time it was received stands in: still fresh
+    assert len(texts_to(sim, USER)) == 1
+
+
+def test_an_unusable_reply_token_is_dropped_and_the_answer_pushed(client, runtime, sim):
+    event = text_event("E-tok", user=USER, replyToken={"token": "x"})
+    sim[0].ensure_user(USER)
+    assert signed_post(client, {"events": [event]}).status_code == 200
+    assert events(runtime)["E-tok"].last_error is None
+    assert [m["via"] for m in sim_messages(sim[1].url, USER)] == ["push"]
