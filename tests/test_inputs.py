@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
@@ -230,3 +231,35 @@ def test_an_unusable_reply_token_is_dropped_and_the_answer_pushed(client, runtim
     assert signed_post(client, {"events": [event]}).status_code == 200
     assert events(runtime)["E-tok"].last_error is None
     assert [m["via"] for m in sim_messages(sim[1].url, USER)] == ["push"]
+
+
+# -- media links: 403 or 404, never 500 -------------------------------------------------------
+
+
+def _link_parts(runtime, image_id: int) -> tuple[str, str]:
+    url = runtime.media.url(image_id)
+    query = dict(part.split("=") for part in url.split("?", 1)[1].split("&"))
+    return query["e"], query["s"]
+
+
+def test_fuzzed_media_link_parameters_are_403_never_500(client, runtime):
+    expires, signature = _link_parts(runtime, 1)
+    for e in ["²", "๑๒๓", "-5", "9" * 400, "", "1e9", " 1", expires + "\x00", "٣"]:
+        response = client.get(f"/media/ticket-images/1?e={quote(e)}&s={signature}")
+        assert response.status_code == 403, e
+    for s in ["ก" * 64, "²", signature.upper(), "", signature[:-1]]:
+        response = client.get(f"/media/ticket-images/1?e={expires}&s={quote(s)}")
+        assert response.status_code == 403, s
+    assert client.get("/media/ticket-images/1").status_code == 403
+    assert client.get(f"/media/ticket-images/1?e={expires}").status_code == 403
+
+
+def test_media_ids_out_of_range_are_404_never_500(client, runtime):
+    for image_id in [2**31, 10**22, 2**63]:  # even with a link signed for them
+        expires, signature = _link_parts(runtime, image_id)
+        response = client.get(f"/media/ticket-images/{image_id}?e={expires}&s={signature}")
+        assert response.status_code == 404, image_id
+    expires, signature = _link_parts(runtime, 5)
+    for path in ["-1", "²", "๕", "1.0", "0x5"]:
+        response = client.get(f"/media/ticket-images/{quote(path)}?e={expires}&s={signature}")
+        assert response.status_code in (403, 404), path
