@@ -76,6 +76,20 @@ def _retryable(status: int) -> bool:
     return status == 429 or status >= 500 or status == 0
 
 
+def _network_error(exc: Exception) -> str:
+    """What went wrong on the network, without the URL: its path can hold a LINE user id."""
+    reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+    return f"network error: {type(reason or exc).__name__}"
+
+
+def _maybe_sent(exc: Exception) -> bool:
+    """False only when the request cannot have reached LINE (no connection was made)."""
+    reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+    return not isinstance(
+        reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
+    )
+
+
 def _error_message(exc: ApiException | InsightApiException) -> str:
     import json
 
@@ -121,7 +135,15 @@ class LineClient:
         # Full jitter: spreads retries of many workers instead of synchronising them.
         return random.uniform(0, min(self._backoff_cap, self._backoff_base * 2**attempt))
 
-    def _call(self, what: str, fn: Callable[[], T], *, retry: bool = True) -> T:
+    def _call(
+        self,
+        what: str,
+        fn: Callable[[], T],
+        *,
+        retry: bool = True,
+        retry_until: float | None = None,
+    ) -> T:
+        """`fn` under the retry policy; `retry_until` (time.monotonic()) stops retrying early."""
         attempts = self._max_attempts if retry else 1
         last: LineError | None = None
         for attempt in range(attempts):
@@ -137,10 +159,12 @@ class LineClient:
                 last = LineUnavailable(status, message)
                 retry_after = (exc.headers or {}).get("Retry-After")
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                last = LineUnavailable(0, f"{type(exc).__name__}: {exc}")
+                last = LineUnavailable(0, _network_error(exc))
                 retry_after = None
             if attempt + 1 < attempts:
                 delay = self._delay(attempt, retry_after)
+                if retry_until is not None and time.monotonic() + delay >= retry_until:
+                    break
                 log.info("line %s failed (%s), retry in %.2fs", what, last, delay)
                 self._sleep(delay)
         assert last is not None
@@ -164,17 +188,49 @@ class LineClient:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def reply(self, reply_token: str, messages: list[MessageDict]) -> SendResult:
+    def reply(
+        self,
+        reply_token: str,
+        messages: list[MessageDict],
+        *,
+        retry_until: float | None = None,
+    ) -> SendResult:
+        """Send with a reply token: free, single-use, no retry key.
+
+        Without `retry_until` (time.monotonic()), one attempt. With it, an attempt whose fate is
+        unknown (5xx, timeout, connection lost after sending) or refused for the rate (429) is
+        tried again until then. LINE refuses a spent token with 400 "Invalid reply token": when that
+        answers a retry
+        after an unknown attempt, the token was spent by that attempt, whose response was lost —
+        LINE delivered it, and the result says `already_accepted`.
+        """
         request = self._build(
             ReplyMessageRequest, {"replyToken": reply_token, "messages": messages}
         )
-        # A reply token is single-use: a retry after a lost response would be refused anyway,
-        # so the caller falls back to push (with a retry key) instead.
-        response = self._call(
-            "reply",
-            lambda: self._api.reply_message_with_http_info(request, _request_timeout=self._timeout),
-            retry=False,
-        )
+        unknown = {"before": False, "now": False}
+
+        def attempt() -> Any:
+            unknown["before"] = unknown["now"]
+            try:
+                return self._api.reply_message_with_http_info(
+                    request, _request_timeout=self._timeout
+                )
+            except API_ERRORS as exc:
+                unknown["now"] |= int(exc.status or 0) >= 500
+                raise
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                unknown["now"] |= _maybe_sent(exc)
+                raise
+
+        try:
+            response = self._call(
+                "reply", attempt, retry=retry_until is not None, retry_until=retry_until
+            )
+        except LineRejected as exc:
+            if exc.status == 400 and "reply token" in exc.message.lower() and unknown["before"]:
+                log.info("reply token spent by an attempt whose response was lost: delivered")
+                return SendResult(400, None, already_accepted=True)
+            raise
         return SendResult(response.status_code, response.headers.get("x-line-request-id"))
 
     def push(self, to: str, messages: list[MessageDict], retry_key: str) -> SendResult:

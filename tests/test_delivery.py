@@ -290,3 +290,60 @@ def test_loading_animation_is_shown_when_an_event_waited_in_the_queue(runtime, s
 def test_the_sim_control_api_reports_stats(sim):
     body = requests.get(f"{sim[1].url}/_sim/stats", timeout=5).json()
     assert set(body) >= {"requests", "deliveries"}
+
+
+# -- a reply whose response is lost ------------------------------------------------------------
+
+
+def test_a_reply_whose_response_is_lost_reaches_each_user_once(runtime, sim):
+    # LINE delivers every other reply and then the answer is lost (the bot sees a 500).
+    sim[0].set_faults(Faults(lost_response_rate=0.5, seed=11))
+    users = [f"U{n:032x}" for n in range(30)]
+    rows = [
+        add_outbox(
+            runtime,
+            user_id=user,
+            messages=[{"type": "text", "text": f"คำตอบ {n}"}],
+            reply_token=sim[0].issue_reply_token(user),
+            reply_token_at=utcnow(),
+        )
+        for n, user in enumerate(users)
+    ]
+    assert [deliver(runtime, pk) for pk in rows] == ["sent"] * 30
+    assert [len(sim_messages(sim[1].url, user)) for user in users] == [1] * 30
+    replies = stats(sim)["POST /v2/bot/message/reply"]
+    assert replies["500"] == replies["400"] >= 5  # each lost one: asked again, token spent
+    assert "POST /v2/bot/message/push" not in stats(sim)  # nothing pushed, no quota spent
+    assert all(outbox_row(runtime, pk).sent_via == "reply" for pk in rows)
+
+
+def test_a_reply_refused_before_delivery_is_tried_again_with_the_same_token(runtime, sim):
+    sim[0].set_faults(Faults(error_rate=0.5, seed=5))  # 500 before anything is delivered
+    users = [f"U{n:032x}" for n in range(10)]
+    rows = [
+        add_outbox(
+            runtime,
+            user_id=user,
+            reply_token=sim[0].issue_reply_token(user),
+            reply_token_at=utcnow(),
+        )
+        for user in users
+    ]
+    assert [deliver(runtime, pk) for pk in rows] == ["sent"] * 10
+    assert [[m["via"] for m in sim_messages(sim[1].url, u)] for u in users] == [["reply"]] * 10
+    assert stats(sim)["POST /v2/bot/message/reply"]["500"] >= 1
+
+
+def test_with_no_time_left_to_ask_again_a_lost_reply_is_pushed(runtime, sim):
+    # The policy's other side: a token too close to its end gets one try; if its response is
+    # lost the answer is pushed, so the user may get it twice rather than never.
+    sim[0].set_faults(Faults(lost_response_rate=1.0))
+    almost_old = runtime.settings.reply_token_max_age_s - 1
+    pk = add_outbox(
+        runtime,
+        reply_token=sim[0].issue_reply_token(USER),
+        reply_token_at=utcnow() - timedelta(seconds=almost_old),
+    )
+    assert deliver(runtime, pk) == "sent"
+    assert stats(sim)["POST /v2/bot/message/reply"] == {"500": 1}
+    assert [m["via"] for m in sim_messages(sim[1].url, USER)] == ["reply", "push"]
