@@ -142,14 +142,16 @@ def test_server_errors_are_retried_until_line_accepts(runtime, sim):
 
 
 def test_429_is_retried_with_backoff(runtime, settings, sim):
-    sim[0].set_rate_limits({"push": (1, 0.05)})  # one push per 50 ms
+    # One push per 0.5 s: wide enough that back-to-back deliveries meet a 429 even on a loaded
+    # machine (a 50 ms window was missed under load).
+    sim[0].set_rate_limits({"push": (1, 0.5)})
     asked: list[float] = []
 
     def wait_out_the_window(delay: float) -> None:
-        # The jittered delay may be near zero; sleeping past the 50 ms window keeps the test
+        # The jittered delay may be near zero; sleeping past the 0.5 s window keeps the test
         # deterministic while still recording what the policy asked for.
         asked.append(delay)
-        time.sleep(0.06)
+        time.sleep(0.51)
 
     runtime.__dict__["line"] = fast_line_client(
         settings, backoff_base_s=0.02, backoff_cap_s=0.2, sleep=wait_out_the_window
