@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import urllib3
 from linebot.v3.insight import ApiClient as InsightApiClient
@@ -42,6 +43,7 @@ from common.messages import Message as MessageDict
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+CONTENT_CHUNK_BYTES = 64 * 1024
 
 
 class LineError(Exception):
@@ -54,6 +56,10 @@ class LineError(Exception):
 
 class LineRejected(LineError):
     """A 4xx other than 409/429: the request itself is wrong and must not be retried."""
+
+
+class LineContentTooLarge(LineRejected):
+    """A user's content is larger than the caller can use; reading stopped at the limit."""
 
 
 class LineUnavailable(LineError):
@@ -122,6 +128,8 @@ class LineClient:
         self._insight_client = InsightApiClient(insight_config)
         self._insight = Insight(self._insight_client)
         self._timeout = timeout_s
+        # Content (images users send) comes from its own host on the real platform.
+        self._content_base = (base_url or "https://api-data.line.me").rstrip("/")
         self._max_attempts = max_attempts
         self._backoff_base = backoff_base_s
         self._backoff_cap = backoff_cap_s
@@ -301,12 +309,44 @@ class LineClient:
         )
         return profile.to_dict()
 
-    def get_content(self, message_id: str) -> bytes:
-        data = self._call(
-            "content",
-            lambda: self._blob.get_message_content(message_id, _request_timeout=self._timeout),
+    def get_content(self, message_id: str, max_bytes: int | None = None) -> bytes:
+        """The bytes a user sent (image, video, audio, file), from LINE's content API.
+
+        Streamed: past `max_bytes` reading stops, the connection is closed and
+        `LineContentTooLarge` is raised; a Content-Length over the limit is refused before any
+        of the body is read. A 20 MB image then costs at most `max_bytes` and one chunk.
+        """
+        return self._call("content", lambda: self._read_content(message_id, max_bytes))
+
+    def _read_content(self, message_id: str, max_bytes: int | None) -> bytes:
+        # The SDK's own method reads the whole body before returning; its REST layer (the
+        # same headers, errors and pool) can stream it.
+        url = f"{self._content_base}/v2/bot/message/{quote(message_id, safe='')}/content"
+        response = self._api_client.rest_client.request(
+            "GET",
+            url,
+            headers=dict(self._api_client.default_headers),
+            _preload_content=False,
+            _request_timeout=self._timeout,
         )
-        return bytes(data)
+        too_large = LineContentTooLarge(413, f"content over {max_bytes} bytes")
+        try:
+            length = response.headers.get("Content-Length", "")
+            declared = int(length) if length.isascii() and length.isdigit() else None
+            if max_bytes is not None and declared is not None and declared > max_bytes:
+                raise too_large
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.stream(CONTENT_CHUNK_BYTES):
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise too_large
+                chunks.append(chunk)
+        except BaseException:
+            response.close()  # the rest is never read: the connection cannot be reused
+            raise
+        response.release_conn()
+        return b"".join(chunks)
 
     def quota(self) -> dict[str, Any]:
         """{"type": "limited"|"none", "value": N}: this month's message quota."""

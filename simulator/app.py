@@ -53,6 +53,7 @@ from simulator.state import Faults, SimState
 MAX_TEXT_UTF16 = 5000
 USER_ID = re.compile(r"^U[0-9a-f]{32}$")
 MAX_MULTICAST_RECIPIENTS = 500
+CONTENT_CHUNK_BYTES = 64 * 1024
 STATIC_DIR = Path(__file__).parent / "static"
 
 
@@ -298,7 +299,23 @@ def create_sim_app(state: SimState) -> Flask:
         item = state.content.get(message_id)
         if item is None:
             return line_error(404, "Not found")
-        return Response(item[0], mimetype=item[1])
+        data, mimetype = item
+
+        def chunks():
+            # Streamed in pieces, so a client that stops reading stops the transfer; what was
+            # written by then is recorded (a closed connection fails the next write).
+            sent = 0
+            try:
+                for start in range(0, len(data), CONTENT_CHUNK_BYTES):
+                    yield data[start : start + CONTENT_CHUNK_BYTES]
+                    sent = min(len(data), start + CONTENT_CHUNK_BYTES)
+            finally:
+                state.content_sent[message_id] = sent
+
+        response = Response(chunks(), mimetype=mimetype)
+        if message_id not in state.unsized_content:
+            response.headers["Content-Length"] = str(len(data))
+        return response
 
     @app.get("/v2/bot/message/quota")
     def quota():

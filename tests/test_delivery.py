@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.db import transaction
 from bot.inbox import find_leftovers, handle_event, pending_events, store_events, sweep
-from bot.line_client import LineRejected, LineUnavailable
+from bot.line_client import LineContentTooLarge, LineRejected, LineUnavailable
 from bot.models import OutboundMessage, WebhookEvent, utcnow
 from bot.outbox import deliver, part_retry_key
 from simulator.state import Faults
@@ -349,3 +349,35 @@ def test_with_no_time_left_to_ask_again_a_lost_reply_is_pushed(runtime, sim):
     assert deliver(runtime, pk) == "sent"
     assert stats(sim)["POST /v2/bot/message/reply"] == {"500": 1}
     assert [m["via"] for m in sim_messages(sim[1].url, USER)] == ["reply", "push"]
+
+
+# -- content downloads stop at the caller's limit ----------------------------------------------
+
+
+@pytest.mark.parametrize("sized", [True, False], ids=["content-length", "chunked"])
+def test_a_large_content_is_not_downloaded_past_the_limit(runtime, sim, sized):
+    big = 40 * 1024 * 1024
+    sim[0].content["m-big"] = (b"\xff\xd8" + b"\0" * (big - 2), "image/jpeg")
+    if not sized:
+        sim[0].unsized_content.add("m-big")
+    with pytest.raises(LineContentTooLarge) as info:
+        runtime.line.get_content("m-big", max_bytes=2 * 1024 * 1024)
+    assert isinstance(info.value, LineRejected)  # callers already treat it as "not usable"
+    deadline = time.monotonic() + 10
+    while "m-big" not in sim[0].content_sent and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # The simulator stopped writing when the client closed the connection: what it wrote is
+    # bounded by the sockets' buffers, far from the 40 MiB it holds.
+    assert sim[0].content_sent["m-big"] < big // 2
+    assert stats(sim)["GET /v2/bot/message/<message_id>/content"] == {"200": 1}
+
+
+def test_content_within_the_limit_is_read_whole(runtime, sim):
+    data = bytes(range(256)) * 8192  # 2 MiB exactly
+    sim[0].content["m-ok"] = (data, "image/png")
+    sim[0].unsized_content.add("m-ok")
+    assert runtime.line.get_content("m-ok", max_bytes=len(data)) == data
+    assert runtime.line.get_content("m-ok") == data
+    with pytest.raises(LineRejected) as info:
+        runtime.line.get_content("m-missing", max_bytes=10)
+    assert info.value.status == 404
