@@ -5,6 +5,7 @@ carry neither LINE user ids nor message text."""
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from urllib.parse import quote
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from bot.models import OutboundMessage, WebhookEvent
 from handlers.postback import UNKNOWN_ACTION
 from simulator.signing import sign
-from tests.conftest import SECRET, signed_post, sim_messages, text_event
+from tests.conftest import SECRET, fast_line_client, signed_post, sim_messages, text_event
 
 USER = "U" + "7" * 32
 OTHER = "U" + "8" * 32
@@ -263,3 +264,52 @@ def test_media_ids_out_of_range_are_404_never_500(client, runtime):
     for path in ["-1", "²", "๕", "1.0", "0x5"]:
         response = client.get(f"/media/ticket-images/{quote(path)}?e={expires}&s={signature}")
         assert response.status_code in (403, 404), path
+
+
+# -- logs carry neither LINE user ids nor message text -----------------------------------------
+
+
+def _everything_logged(records: list[logging.LogRecord]) -> str:
+    formatter = logging.Formatter()
+    parts = []
+    for record in records:
+        if record.name == "werkzeug":
+            continue  # the in-process simulator's access log: LINE's side, not the bot's
+        parts.append(record.getMessage())
+        if record.exc_info:
+            parts.append(formatter.formatException(record.exc_info))
+    return "\n".join(parts)
+
+
+def test_logs_carry_neither_user_ids_nor_message_text(client, runtime, settings, sim, caplog):
+    from dataclasses import replace
+
+    words = "รหัสผ่านของผมคือ-ขอ-ๆ-7781"
+    long_id = "U" + "5" * 70
+    bad_events = [
+        {**text_event("E-bad-1", user=USER, text_=words), "message": f"{words}"},
+        text_event("E-bad-2", user=long_id, text_=words),
+        {**text_event("E-bad-3", user=USER), "postback": [words]},
+    ]
+    # LINE unreachable: the profile, the image and every answer fail while events are handled.
+    runtime.__dict__["line"] = fast_line_client(
+        replace(settings, line_api_base="http://127.0.0.1:1"), max_attempts=2
+    )
+    follow = text_event("E-follow", user=USER)
+    del follow["message"]
+    follow.update(type="follow", follow={"isUnblocked": False})
+    image = text_event("E-image", user=USER)
+    image["message"] = {"type": "image", "id": "325708", "contentProvider": {"type": "line"}}
+    with caplog.at_level(logging.INFO):
+        assert signed_post(client, {"events": bad_events}).status_code == 200
+        assert signed_post(client, {"events": [follow, image]}).status_code == 200
+        signed_post(client, {"events": [text_event("E-text", user=USER, text_=words)]})
+        signed_post(client, {"events": [text_event("E-unsigned", user=USER)]}, secret="wrong")
+    logged = _everything_logged(caplog.records)
+    assert "handling event" in logged  # the image's failure was logged
+    assert USER not in logged
+    assert long_id[:33] not in logged
+    assert words not in logged
+    stored = events(runtime)
+    assert stored["E-image"].last_error and "set aside" in logged
+    assert {"E-bad-1", "E-bad-3"} <= set(stored) and len(stored) == 6
