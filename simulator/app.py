@@ -399,8 +399,9 @@ def create_sim_app(state: SimState) -> Flask:
     @app.post("/_sim/send")
     def sim_send():
         data = request.get_json(silent=True)
-        if not isinstance(data, dict) or not str(data.get("user", "")).startswith("U"):
-            return jsonify({"error": 'need {"user": "U…", ...}'}), 400
+        if not isinstance(data, dict) or not USER_ID.fullmatch(str(data.get("user", ""))):
+            # LINE's ids are U + 32 hex digits; the bot sets aside events with any other.
+            return jsonify({"error": 'need {"user": "U" + 32 hex digits, ...}'}), 400
         try:
             event = _build_event(state, data)
         except ValueError as exc:
@@ -415,7 +416,8 @@ def create_sim_app(state: SimState) -> Flask:
     def sim_messages():
         user_id = request.args.get("user", "")
         after = request.args.get("after", "0")
-        return jsonify(state.messages_for(user_id, int(after) if after.isdigit() else 0))
+        after_seq = int(after) if after.isascii() and after.isdigit() else 0
+        return jsonify(state.messages_for(user_id, after_seq))
 
     @app.get("/_sim/delivery-counts")
     def sim_delivery_counts():

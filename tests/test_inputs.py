@@ -10,6 +10,7 @@ import socket
 from urllib.parse import quote
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from bot.models import OutboundMessage, WebhookEvent
@@ -313,3 +314,11 @@ def test_logs_carry_neither_user_ids_nor_message_text(client, runtime, settings,
     stored = events(runtime)
     assert stored["E-image"].last_error and "set aside" in logged
     assert {"E-bad-1", "E-bad-3"} <= set(stored) and len(stored) == 6
+
+
+def test_the_simulator_sends_events_only_for_ids_in_lines_shape(sim):
+    for user in ["Ufoo", "U" + "A" * 32, "U" + "a" * 32 + "\n", 7]:
+        response = requests.post(f"{sim[1].url}/_sim/send", json={"user": user, "text": "x"})
+        assert response.status_code == 400, user
+    response = requests.get(f"{sim[1].url}/_sim/messages", params={"user": USER, "after": "²"})
+    assert response.status_code == 200
