@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from bot.db import claim, claimable, transaction, write_lock
+from bot.event_check import Refused, check_event
 from bot.models import OutboundMessage, WebhookEvent, utcnow
 from bot.outbox import deliver
 from handlers.context import EventContext
@@ -70,7 +71,7 @@ def _insert_new_event(dialect: str) -> Any:
     )
 
 
-def store_new_events(engine: Engine, events: list[dict[str, Any]]) -> list[int]:
+def store_new_events(engine: Engine, events: list[Any]) -> list[int]:
     """Store a webhook's events before LINE gets its answer (`Runtime.inbox_engine`).
 
     PostgreSQL: an autocommit engine. Each `INSERT … ON CONFLICT DO NOTHING` is then its own
@@ -92,34 +93,46 @@ def store_new_events(engine: Engine, events: list[dict[str, Any]]) -> list[int]:
     raise AssertionError("unreachable")
 
 
-def store_events(conn: Connection, events: Iterable[dict[str, Any]]) -> list[int]:
-    """Insert the events not seen before; return the primary keys of the new ones.
+def store_events(conn: Connection, events: Iterable[Any]) -> list[int]:
+    """Insert the events not seen before; return the primary keys of the new, usable ones.
 
+    Each event is checked on its own (`bot.event_check`): a usable one is stored cleaned; one
+    that is not is stored already handled, with the reason in `last_error` and no content, so
+    the good events beside it are kept and LINE's redelivery of the bad one is a no-op.
     Standby events (another channel's bot has the chat) are acknowledged but not stored.
     A redelivered event hits the unique `webhook_event_id` and is skipped. Core, not the ORM:
     this runs on every webhook call, before LINE gets its answer.
     """
     stmt = _insert_new_event(conn.dialect.name)
     new_ids: list[int] = []
-    for event in events:
-        if not isinstance(event, dict) or event.get("mode") == "standby":
+    for raw in events:
+        event = check_event(raw)
+        if event is None:
             continue
-        event_id = event.get("webhookEventId")
-        if not isinstance(event_id, str) or not event_id:
-            continue
+        refused = isinstance(event, Refused)
         # One statement per event keeps "which were new" exact on both backends.
         new_id = conn.execute(
             stmt,
             {
-                "webhook_event_id": event_id[:64],
-                "event_type": str(event.get("type", ""))[:40],
-                "user_id": (event.get("source") or {}).get("userId") or None,
-                "payload": event,
+                "webhook_event_id": event.event_id,
+                "event_type": event.event_type,
+                "user_id": event.user_id,
+                "payload": {"type": event.event_type} if refused else event.payload,
                 "received_at": utcnow(),
                 "attempts": 0,
+                "handled_at": utcnow() if refused else None,
+                "last_error": f"set aside: {event.reason}" if refused else None,
             },
         ).scalar_one_or_none()
-        if new_id is not None:
+        if new_id is not None and refused:
+            log.warning(
+                "event %s set aside (%s, user %s): %s",
+                event.event_id,
+                event.event_type,
+                hash_user(event.user_id),
+                event.reason,
+            )
+        elif new_id is not None:
             new_ids.append(new_id)
     return new_ids
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import urllib3
 from linebot.v3.insight import ApiClient as InsightApiClient
@@ -42,6 +43,7 @@ from common.messages import Message as MessageDict
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+CONTENT_CHUNK_BYTES = 64 * 1024
 
 
 class LineError(Exception):
@@ -54,6 +56,10 @@ class LineError(Exception):
 
 class LineRejected(LineError):
     """A 4xx other than 409/429: the request itself is wrong and must not be retried."""
+
+
+class LineContentTooLarge(LineRejected):
+    """A user's content is larger than the caller can use; reading stopped at the limit."""
 
 
 class LineUnavailable(LineError):
@@ -74,6 +80,20 @@ API_ERRORS = (ApiException, InsightApiException)
 
 def _retryable(status: int) -> bool:
     return status == 429 or status >= 500 or status == 0
+
+
+def _network_error(exc: Exception) -> str:
+    """What went wrong on the network, without the URL: its path can hold a LINE user id."""
+    reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+    return f"network error: {type(reason or exc).__name__}"
+
+
+def _maybe_sent(exc: Exception) -> bool:
+    """False only when the request cannot have reached LINE (no connection was made)."""
+    reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+    return not isinstance(
+        reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
+    )
 
 
 def _error_message(exc: ApiException | InsightApiException) -> str:
@@ -108,6 +128,8 @@ class LineClient:
         self._insight_client = InsightApiClient(insight_config)
         self._insight = Insight(self._insight_client)
         self._timeout = timeout_s
+        # Content (images users send) comes from its own host on the real platform.
+        self._content_base = (base_url or "https://api-data.line.me").rstrip("/")
         self._max_attempts = max_attempts
         self._backoff_base = backoff_base_s
         self._backoff_cap = backoff_cap_s
@@ -121,7 +143,15 @@ class LineClient:
         # Full jitter: spreads retries of many workers instead of synchronising them.
         return random.uniform(0, min(self._backoff_cap, self._backoff_base * 2**attempt))
 
-    def _call(self, what: str, fn: Callable[[], T], *, retry: bool = True) -> T:
+    def _call(
+        self,
+        what: str,
+        fn: Callable[[], T],
+        *,
+        retry: bool = True,
+        retry_until: float | None = None,
+    ) -> T:
+        """`fn` under the retry policy; `retry_until` (time.monotonic()) stops retrying early."""
         attempts = self._max_attempts if retry else 1
         last: LineError | None = None
         for attempt in range(attempts):
@@ -137,10 +167,12 @@ class LineClient:
                 last = LineUnavailable(status, message)
                 retry_after = (exc.headers or {}).get("Retry-After")
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                last = LineUnavailable(0, f"{type(exc).__name__}: {exc}")
+                last = LineUnavailable(0, _network_error(exc))
                 retry_after = None
             if attempt + 1 < attempts:
                 delay = self._delay(attempt, retry_after)
+                if retry_until is not None and time.monotonic() + delay >= retry_until:
+                    break
                 log.info("line %s failed (%s), retry in %.2fs", what, last, delay)
                 self._sleep(delay)
         assert last is not None
@@ -164,17 +196,49 @@ class LineClient:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def reply(self, reply_token: str, messages: list[MessageDict]) -> SendResult:
+    def reply(
+        self,
+        reply_token: str,
+        messages: list[MessageDict],
+        *,
+        retry_until: float | None = None,
+    ) -> SendResult:
+        """Send with a reply token: free, single-use, no retry key.
+
+        Without `retry_until` (time.monotonic()), one attempt. With it, an attempt whose fate is
+        unknown (5xx, timeout, connection lost after sending) or refused for the rate (429) is
+        tried again until then. LINE refuses a spent token with 400 "Invalid reply token": when that
+        answers a retry
+        after an unknown attempt, the token was spent by that attempt, whose response was lost —
+        LINE delivered it, and the result says `already_accepted`.
+        """
         request = self._build(
             ReplyMessageRequest, {"replyToken": reply_token, "messages": messages}
         )
-        # A reply token is single-use: a retry after a lost response would be refused anyway,
-        # so the caller falls back to push (with a retry key) instead.
-        response = self._call(
-            "reply",
-            lambda: self._api.reply_message_with_http_info(request, _request_timeout=self._timeout),
-            retry=False,
-        )
+        unknown = {"before": False, "now": False}
+
+        def attempt() -> Any:
+            unknown["before"] = unknown["now"]
+            try:
+                return self._api.reply_message_with_http_info(
+                    request, _request_timeout=self._timeout
+                )
+            except API_ERRORS as exc:
+                unknown["now"] |= int(exc.status or 0) >= 500
+                raise
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                unknown["now"] |= _maybe_sent(exc)
+                raise
+
+        try:
+            response = self._call(
+                "reply", attempt, retry=retry_until is not None, retry_until=retry_until
+            )
+        except LineRejected as exc:
+            if exc.status == 400 and "reply token" in exc.message.lower() and unknown["before"]:
+                log.info("reply token spent by an attempt whose response was lost: delivered")
+                return SendResult(400, None, already_accepted=True)
+            raise
         return SendResult(response.status_code, response.headers.get("x-line-request-id"))
 
     def push(self, to: str, messages: list[MessageDict], retry_key: str) -> SendResult:
@@ -245,12 +309,44 @@ class LineClient:
         )
         return profile.to_dict()
 
-    def get_content(self, message_id: str) -> bytes:
-        data = self._call(
-            "content",
-            lambda: self._blob.get_message_content(message_id, _request_timeout=self._timeout),
+    def get_content(self, message_id: str, max_bytes: int | None = None) -> bytes:
+        """The bytes a user sent (image, video, audio, file), from LINE's content API.
+
+        Streamed: past `max_bytes` reading stops, the connection is closed and
+        `LineContentTooLarge` is raised; a Content-Length over the limit is refused before any
+        of the body is read. A 20 MB image then costs at most `max_bytes` and one chunk.
+        """
+        return self._call("content", lambda: self._read_content(message_id, max_bytes))
+
+    def _read_content(self, message_id: str, max_bytes: int | None) -> bytes:
+        # The SDK's own method reads the whole body before returning; its REST layer (the
+        # same headers, errors and pool) can stream it.
+        url = f"{self._content_base}/v2/bot/message/{quote(message_id, safe='')}/content"
+        response = self._api_client.rest_client.request(
+            "GET",
+            url,
+            headers=dict(self._api_client.default_headers),
+            _preload_content=False,
+            _request_timeout=self._timeout,
         )
-        return bytes(data)
+        too_large = LineContentTooLarge(413, f"content over {max_bytes} bytes")
+        try:
+            length = response.headers.get("Content-Length", "")
+            declared = int(length) if length.isascii() and length.isdigit() else None
+            if max_bytes is not None and declared is not None and declared > max_bytes:
+                raise too_large
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.stream(CONTENT_CHUNK_BYTES):
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise too_large
+                chunks.append(chunk)
+        except BaseException:
+            response.close()  # the rest is never read: the connection cannot be reused
+            raise
+        response.release_conn()
+        return b"".join(chunks)
 
     def quota(self) -> dict[str, Any]:
         """{"type": "limited"|"none", "value": N}: this month's message quota."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Callable
 
@@ -17,6 +18,9 @@ from flask import Blueprint, Response, abort, current_app, request
 
 LINK_TTL_S = 30 * 86400  # long enough for a ticket's whole life, escalations and reopening
 PATH = "/media/ticket-images/"
+EXPIRES = re.compile(r"[0-9]{1,12}")  # Unix seconds, good until the year 33658
+SIGNATURE = re.compile(r"[0-9a-f]{64}")  # HMAC-SHA256, hex
+MAX_IMAGE_ID = 2**31 - 1  # ids live in 32-bit INTEGER columns (PostgreSQL refuses more)
 
 bp = Blueprint("media", __name__)
 
@@ -44,7 +48,11 @@ class MediaLinks:
         return f"{self._base}{PATH}{image_id}?e={expires}&s={self._signature(image_id, expires)}"
 
     def verify(self, image_id: int, expires: str, signature: str) -> bool:
-        if not expires.isdigit() or int(expires) < self._clock():
+        # ASCII only: "²".isdigit() is True but int("²") fails, and compare_digest refuses
+        # non-ASCII text; such a link was never made here.
+        if not (EXPIRES.fullmatch(expires) and SIGNATURE.fullmatch(signature)):
+            return False
+        if int(expires) < self._clock():
             return False
         return hmac.compare_digest(self._signature(image_id, int(expires)), signature)
 
@@ -66,7 +74,7 @@ def ticket_image(image_id: int) -> Response:
 
     runtime = current_app.extensions["smartbmn"]
     links: MediaLinks | None = runtime.media
-    if links is None:  # no usable public URL: links were never handed out
+    if links is None or image_id > MAX_IMAGE_ID:  # no public URL: links were never handed out
         abort(404)
     if not links.verify(image_id, request.args.get("e", ""), request.args.get("s", "")):
         abort(403)

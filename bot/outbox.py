@@ -3,11 +3,19 @@
 Replies are free but single-use and short-lived; pushes cost quota but carry an
 `X-Line-Retry-Key`, stored in the row before the first call, so a retry after a lost response or a
 crash is accepted by LINE once (409 means it was already accepted).
+
+A reply has no retry key, so a lost response leaves "delivered or not?" open. The policy: ask
+again with the same token while it is fresh. LINE accepts it if the first never arrived, and
+refuses a spent token with 400, which after a lost response means it did arrive (`LineClient.
+reply`): the volunteer gets the answer once. Only when no retry fits in the token's life, or
+LINE refuses the reply outright, is it pushed: then a lost response can mean a duplicate, which
+we prefer to an answer that never comes.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -33,6 +41,7 @@ def part_retry_key(retry_key: str, part: int) -> str:
 def deliver(rt: Runtime, outbox_id: int, now: datetime | None = None) -> str | None:
     """Send one outbox row; returns its new status, or None if another worker has it."""
     now = now or utcnow()
+    max_age_s = rt.settings.reply_token_max_age_s
     with transaction(rt.sessions) as session:
         if not claim(
             session,
@@ -46,11 +55,8 @@ def deliver(rt: Runtime, outbox_id: int, now: datetime | None = None) -> str | N
         row = session.get(OutboundMessage, outbox_id)
         assert row is not None
         reply_token = row.reply_token
-        fresh = (
-            reply_token is not None
-            and row.reply_token_at is not None
-            and (now - row.reply_token_at).total_seconds() < rt.settings.reply_token_max_age_s
-        )
+        age_s = (now - row.reply_token_at).total_seconds() if row.reply_token_at else None
+        fresh = reply_token is not None and age_s is not None and age_s < max_age_s
         # Forget the token before using it: after a crash we push rather than trust a token
         # that may already be spent.
         row.reply_token = None
@@ -59,9 +65,16 @@ def deliver(rt: Runtime, outbox_id: int, now: datetime | None = None) -> str | N
 
     via = "push"
     try:
-        if reply_token and fresh:
+        if reply_token and fresh and age_s is not None:
+            # Retries of an unknown outcome must start early enough to end, a timeout later,
+            # while the token is still fresh: a 400 then means "spent by us", not "expired".
+            window_s = max_age_s - age_s - rt.settings.line_timeout_s
             try:
-                rt.line.reply(reply_token, parts[0])
+                rt.line.reply(
+                    reply_token,
+                    parts[0],
+                    retry_until=time.monotonic() + window_s if window_s > 0 else None,
+                )
                 parts, via = parts[1:], "reply"
             except (LineRejected, LineUnavailable) as exc:
                 log.info("reply failed (%s); falling back to push", exc)

@@ -56,6 +56,7 @@ from simulator.state import Faults, SimState
 MAX_TEXT_UTF16 = 5000
 USER_ID = re.compile(r"^U[0-9a-f]{32}$")
 MAX_MULTICAST_RECIPIENTS = 500
+CONTENT_CHUNK_BYTES = 64 * 1024
 STATIC_DIR = Path(__file__).parent / "static"
 
 
@@ -301,7 +302,23 @@ def create_sim_app(state: SimState) -> Flask:
         item = state.content.get(message_id)
         if item is None:
             return line_error(404, "Not found")
-        return Response(item[0], mimetype=item[1])
+        data, mimetype = item
+
+        def chunks():
+            # Streamed in pieces, so a client that stops reading stops the transfer; what was
+            # written by then is recorded (a closed connection fails the next write).
+            sent = 0
+            try:
+                for start in range(0, len(data), CONTENT_CHUNK_BYTES):
+                    yield data[start : start + CONTENT_CHUNK_BYTES]
+                    sent = min(len(data), start + CONTENT_CHUNK_BYTES)
+            finally:
+                state.content_sent[message_id] = sent
+
+        response = Response(chunks(), mimetype=mimetype)
+        if message_id not in state.unsized_content:
+            response.headers["Content-Length"] = str(len(data))
+        return response
 
     @app.get("/v2/bot/message/quota")
     def quota():
@@ -385,8 +402,9 @@ def create_sim_app(state: SimState) -> Flask:
     @app.post("/_sim/send")
     def sim_send():
         data = request.get_json(silent=True)
-        if not isinstance(data, dict) or not str(data.get("user", "")).startswith("U"):
-            return jsonify({"error": 'need {"user": "U…", ...}'}), 400
+        if not isinstance(data, dict) or not USER_ID.fullmatch(str(data.get("user", ""))):
+            # LINE's ids are U + 32 hex digits; the bot sets aside events with any other.
+            return jsonify({"error": 'need {"user": "U" + 32 hex digits, ...}'}), 400
         try:
             event = _build_event(state, data)
         except ValueError as exc:
@@ -401,7 +419,8 @@ def create_sim_app(state: SimState) -> Flask:
     def sim_messages():
         user_id = request.args.get("user", "")
         after = request.args.get("after", "0")
-        return jsonify(state.messages_for(user_id, int(after) if after.isdigit() else 0))
+        after_seq = int(after) if after.isascii() and after.isdigit() else 0
+        return jsonify(state.messages_for(user_id, after_seq))
 
     @app.get("/_sim/conversation")
     def sim_conversation():

@@ -105,6 +105,9 @@ class SimState:
     reply_tokens: dict[str, tuple[str, float, bool]] = field(default_factory=dict)
     retry_keys: dict[str, tuple[str, float]] = field(default_factory=dict)
     content: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    unsized_content: set[str] = field(default_factory=set)  # served without Content-Length
+    # Bytes of each content the simulator wrote before the download ended or was closed.
+    content_sent: dict[str, int] = field(default_factory=dict)
     rich_menus: dict[str, dict[str, Any]] = field(default_factory=dict)
     rich_menu_images: dict[str, bytes] = field(default_factory=dict)
     default_rich_menu: str | None = None

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.db import transaction
 from bot.inbox import find_leftovers, handle_event, pending_events, store_events, sweep
-from bot.line_client import LineRejected, LineUnavailable
+from bot.line_client import LineContentTooLarge, LineRejected, LineUnavailable
 from bot.models import OutboundMessage, WebhookEvent, utcnow
 from bot.outbox import deliver, part_retry_key
 from simulator.state import Faults
@@ -142,14 +142,16 @@ def test_server_errors_are_retried_until_line_accepts(runtime, sim):
 
 
 def test_429_is_retried_with_backoff(runtime, settings, sim):
-    sim[0].set_rate_limits({"push": (1, 0.05)})  # one push per 50 ms
+    # One push per 0.5 s: wide enough that back-to-back deliveries meet a 429 even on a loaded
+    # machine (a 50 ms window was missed under load).
+    sim[0].set_rate_limits({"push": (1, 0.5)})
     asked: list[float] = []
 
     def wait_out_the_window(delay: float) -> None:
-        # The jittered delay may be near zero; sleeping past the 50 ms window keeps the test
+        # The jittered delay may be near zero; sleeping past the 0.5 s window keeps the test
         # deterministic while still recording what the policy asked for.
         asked.append(delay)
-        time.sleep(0.06)
+        time.sleep(0.51)
 
     runtime.__dict__["line"] = fast_line_client(
         settings, backoff_base_s=0.02, backoff_cap_s=0.2, sleep=wait_out_the_window
@@ -290,3 +292,92 @@ def test_loading_animation_is_shown_when_an_event_waited_in_the_queue(runtime, s
 def test_the_sim_control_api_reports_stats(sim):
     body = requests.get(f"{sim[1].url}/_sim/stats", timeout=5).json()
     assert set(body) >= {"requests", "deliveries"}
+
+
+# -- a reply whose response is lost ------------------------------------------------------------
+
+
+def test_a_reply_whose_response_is_lost_reaches_each_user_once(runtime, sim):
+    # LINE delivers every other reply and then the answer is lost (the bot sees a 500).
+    sim[0].set_faults(Faults(lost_response_rate=0.5, seed=11))
+    users = [f"U{n:032x}" for n in range(30)]
+    rows = [
+        add_outbox(
+            runtime,
+            user_id=user,
+            messages=[{"type": "text", "text": f"คำตอบ {n}"}],
+            reply_token=sim[0].issue_reply_token(user),
+            reply_token_at=utcnow(),
+        )
+        for n, user in enumerate(users)
+    ]
+    assert [deliver(runtime, pk) for pk in rows] == ["sent"] * 30
+    assert [len(sim_messages(sim[1].url, user)) for user in users] == [1] * 30
+    replies = stats(sim)["POST /v2/bot/message/reply"]
+    assert replies["500"] == replies["400"] >= 5  # each lost one: asked again, token spent
+    assert "POST /v2/bot/message/push" not in stats(sim)  # nothing pushed, no quota spent
+    assert all(outbox_row(runtime, pk).sent_via == "reply" for pk in rows)
+
+
+def test_a_reply_refused_before_delivery_is_tried_again_with_the_same_token(runtime, sim):
+    sim[0].set_faults(Faults(error_rate=0.5, seed=5))  # 500 before anything is delivered
+    users = [f"U{n:032x}" for n in range(10)]
+    rows = [
+        add_outbox(
+            runtime,
+            user_id=user,
+            reply_token=sim[0].issue_reply_token(user),
+            reply_token_at=utcnow(),
+        )
+        for user in users
+    ]
+    assert [deliver(runtime, pk) for pk in rows] == ["sent"] * 10
+    assert [[m["via"] for m in sim_messages(sim[1].url, u)] for u in users] == [["reply"]] * 10
+    assert stats(sim)["POST /v2/bot/message/reply"]["500"] >= 1
+
+
+def test_with_no_time_left_to_ask_again_a_lost_reply_is_pushed(runtime, sim):
+    # The policy's other side: a token too close to its end gets one try; if its response is
+    # lost the answer is pushed, so the user may get it twice rather than never.
+    sim[0].set_faults(Faults(lost_response_rate=1.0))
+    almost_old = runtime.settings.reply_token_max_age_s - 1
+    pk = add_outbox(
+        runtime,
+        reply_token=sim[0].issue_reply_token(USER),
+        reply_token_at=utcnow() - timedelta(seconds=almost_old),
+    )
+    assert deliver(runtime, pk) == "sent"
+    assert stats(sim)["POST /v2/bot/message/reply"] == {"500": 1}
+    assert [m["via"] for m in sim_messages(sim[1].url, USER)] == ["reply", "push"]
+
+
+# -- content downloads stop at the caller's limit ----------------------------------------------
+
+
+@pytest.mark.parametrize("sized", [True, False], ids=["content-length", "chunked"])
+def test_a_large_content_is_not_downloaded_past_the_limit(runtime, sim, sized):
+    big = 40 * 1024 * 1024
+    sim[0].content["m-big"] = (b"\xff\xd8" + b"\0" * (big - 2), "image/jpeg")
+    if not sized:
+        sim[0].unsized_content.add("m-big")
+    with pytest.raises(LineContentTooLarge) as info:
+        runtime.line.get_content("m-big", max_bytes=2 * 1024 * 1024)
+    assert isinstance(info.value, LineRejected)  # callers already treat it as "not usable"
+    deadline = time.monotonic() + 10
+    while "m-big" not in sim[0].content_sent and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # The simulator stopped writing when the client closed the connection: what it wrote is
+    # bounded by the sockets' buffers, far from the 40 MiB it holds.
+    assert sim[0].content_sent["m-big"] < big // 2
+    assert stats(sim)["GET /v2/bot/message/<message_id>/content"] == {"200": 1}
+
+
+def test_content_within_the_limit_is_read_whole(runtime, sim):
+    data = bytes(range(256)) * 8192  # 2 MiB exactly
+    sim[0].content["m-ok"] = (data, "image/png")
+    sim[0].unsized_content.add("m-ok")
+    assert runtime.line.get_content("m-ok", max_bytes=len(data)) == data
+    assert runtime.line.get_content("m-ok") == data
+    with pytest.raises(LineRejected) as info:
+        runtime.line.get_content("m-missing", max_bytes=10)
+    assert info.value.status == 404
