@@ -36,19 +36,27 @@ def write_lock(engine: Engine) -> AbstractContextManager[object]:
 
 
 def make_engine(url: str, *, autocommit: bool = False) -> Engine:
-    """`autocommit` (PostgreSQL): every statement is its own transaction, committed in the same
+    """Parameters never reach logs or error messages (`hide_parameters`).
+
+    `autocommit` (PostgreSQL): every statement is its own transaction, committed in the same
     round trip — for single-statement writes on the hot path (the webhook's inbox)."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     return create_engine(
-        url, pool_pre_ping=not autocommit, pool_size=10, max_overflow=20, **options
+        url,
+        pool_pre_ping=not autocommit,
+        pool_size=10,
+        max_overflow=20,
+        # Errors and logs show the SQL, not the values: those are LINE user ids and messages.
+        hide_parameters=True,
+        **options,
     )
 
 

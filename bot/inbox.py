@@ -11,18 +11,22 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterable
+import traceback
+from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import aliased
 
 from bot.db import claim, claimable, transaction, write_lock
 from bot.event_check import Refused, check_event
+from bot.failures import is_permanent
 from bot.models import OutboundMessage, WebhookEvent, utcnow
 from bot.outbox import deliver
 from handlers.context import EventContext
@@ -36,8 +40,11 @@ log = logging.getLogger("smartbmn.events")
 LOADING_AFTER_S = 1.0
 # After this many failed handling attempts an event is set aside (handled, with its error).
 MAX_HANDLING_ATTEMPTS = 5
-# A failed event waits before its next try, doubling: 10 s, 20 s, 40 s, 80 s.
+# A failed event waits before its next try, doubling: 10 s, 20 s, 40 s, 80 s. Its source's later
+# events wait behind it (order over speed); see `drain` for the worst case.
 RETRY_BASE_S, RETRY_CAP_S = 10.0, 300.0
+# A drain takes the first event of at most this many sources per round.
+DRAIN_BATCH = 50
 # The sweep leaves fresh rows to the queue that is about to handle them.
 SWEEP_GRACE_S = 10.0
 
@@ -55,6 +62,20 @@ def event_kind(payload: dict[str, Any]) -> str:
     if isinstance(message, dict) and message.get("type"):
         kind += "/" + str(message["type"])
     return kind
+
+
+def source_key(event: dict[str, Any]) -> str | None:
+    """The chat an event belongs to: its group or room, else its user. LINE's ids differ by
+    their first letter (C…, R…, U…), so the id alone is the key. None: no usable source, the
+    event is a queue of its own."""
+    source = event.get("source")
+    if not isinstance(source, dict):
+        return None
+    for field in ("groupId", "roomId", "userId"):
+        value = source.get(field)
+        if isinstance(value, str) and 0 < len(value) <= 64:
+            return value
+    return None
 
 
 # -- storing --------------------------------------------------------------------------------
@@ -117,6 +138,7 @@ def store_events(conn: Connection, events: Iterable[Any]) -> list[int]:
                 "webhook_event_id": event.event_id,
                 "event_type": event.event_type,
                 "user_id": event.user_id,
+                "source_key": None if refused else source_key(event.payload),
                 "payload": {"type": event.event_type} if refused else event.payload,
                 "received_at": utcnow(),
                 "attempts": 0,
@@ -137,7 +159,34 @@ def store_events(conn: Connection, events: Iterable[Any]) -> list[int]:
     return new_ids
 
 
+# -- the queue: one source at a time ---------------------------------------------------------
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Not backing off after a transient failure."""
+    return or_(WebhookEvent.next_attempt_at.is_(None), WebhookEvent.next_attempt_at <= now)
+
+
+def _first_of_its_source() -> ColumnElement[bool]:
+    """No earlier event of the same source is waiting (handled or set aside frees the next).
+
+    Part of the claim itself, so the next event of a source can be taken only once the one
+    before it is committed as handled, whichever worker, process or machine holds it.
+    """
+    earlier = aliased(WebhookEvent)
+    return ~exists().where(
+        earlier.source_key == WebhookEvent.source_key,
+        earlier.id < WebhookEvent.id,
+        earlier.handled_at.is_(None),
+    )
+
+
 # -- handling -------------------------------------------------------------------------------
+
+# What a volunteer reads when their message can never be handled (a value the bot cannot read).
+SORRY_UNREADABLE = "ขออภัยครับ ระบบอ่านข้อความนี้ไม่ได้ กรุณาพิมพ์ใหม่อีกครั้ง"
+# ...and when a passing fault outlasted every retry.
+SORRY_GAVE_UP = "ขออภัยครับ ระบบขัดข้องชั่วคราว ข้อความก่อนหน้านี้ยังไม่ได้ดำเนินการ กรุณาส่งใหม่อีกครั้งครับ"
 
 
 @dataclass(frozen=True)
@@ -146,8 +195,22 @@ class Handled:
     outbox_ids: list[int]
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """What the log line and the failure path need to know about the event."""
+
+    event_id: str = "?"
+    kind: str = "?"
+    user_hash: str | None = None
+
+
 def handle_event(rt: Runtime, pk: int, now: datetime | None = None) -> Handled | None:
-    """Handle one stored event exactly once; None if another worker has it or it is done."""
+    """Handle one stored event exactly once; None if another worker has it, it is done, or an
+    earlier event of its source is still waiting.
+
+    A permanent error sets the event aside at once and returns the apology's outbox row; a
+    transient one is recorded for a later retry and raised.
+    """
     claim_at = now or utcnow()
     with transaction(rt.sessions) as session:
         if not claim(
@@ -157,25 +220,21 @@ def handle_event(rt: Runtime, pk: int, now: datetime | None = None) -> Handled |
             claim_at,
             rt.settings.event_lease_s,
             WebhookEvent.handled_at.is_(None),
+            _due(claim_at),
+            _first_of_its_source(),
         ):
             return None
 
     started = time.perf_counter()
     outcome = "ok"
-    kind = "?"
-    user_hash = None
-    event_id = "?"
+    about = _Stored()
     try:
         # LINE calls first, with no transaction open: none waits on the network.
         with rt.sessions() as session:
             stored = session.get(WebhookEvent, pk)
             assert stored is not None
             payload, user_id, received_at = stored.payload, stored.user_id, stored.received_at
-            kind, user_hash, event_id = (
-                event_kind(payload),
-                hash_user(user_id),
-                stored.webhook_event_id,
-            )
+            about = _Stored(stored.webhook_event_id, event_kind(payload), hash_user(user_id))
         waited = (claim_at - received_at).total_seconds()
         if user_id and waited > LOADING_AFTER_S and payload.get("replyToken"):
             rt.line.show_loading(user_id)
@@ -199,20 +258,22 @@ def handle_event(rt: Runtime, pk: int, now: datetime | None = None) -> Handled |
                     WebhookEvent.handled_at.is_(None),
                     WebhookEvent.claimed_at == claim_at,
                 )
-                .values(handled_at=utcnow(), last_error=None)
+                .values(handled_at=utcnow(), last_error=None, next_attempt_at=None)
             )
             if done.rowcount != 1:
                 raise _LostClaim()
             session.flush()
             outbox_ids = [row.id for row in outbox]
     except _LostClaim:
-        _log_handled(event_id, kind, user_hash, started, "lost-claim")
+        _log_handled(about, started, "lost-claim")
         return None
     except Exception as exc:
-        _record_failure(rt, pk, exc)
-        _log_handled(event_id, kind, user_hash, started, "error")
+        set_aside = _record_failure(rt, pk, claim_at, exc)
+        _log_handled(about, started, set_aside.outcome, type(exc).__name__)
+        if set_aside.outcome == "set-aside":
+            return Handled(pk, set_aside.outbox_ids)
         raise
-    _log_handled(event_id, kind, user_hash, started, outcome)
+    _log_handled(about, started, outcome)
     return Handled(pk, outbox_ids)
 
 
@@ -223,62 +284,74 @@ class _LostClaim(Exception):
 def _outbox_rows(ctx: EventContext, event: WebhookEvent) -> list[OutboundMessage]:
     rows: list[OutboundMessage] = []
     if ctx.replies and ctx.user_id:
-        token = event.payload.get("replyToken")
-        issued_ms = event.payload.get("timestamp")
-        issued = (
-            datetime.fromtimestamp(issued_ms / 1000, UTC)
-            if isinstance(issued_ms, int | float)
-            else event.received_at
-        )
-        rows.append(
-            OutboundMessage(
-                event_id=event.id,
-                user_id=ctx.user_id,
-                messages=ctx.replies,
-                reply_token=token if isinstance(token, str) else None,
-                reply_token_at=issued,
-            )
-        )
+        rows.append(_reply_row(event, ctx.user_id, ctx.replies))
     for user_id, messages in ctx.pushes:
         rows.append(OutboundMessage(event_id=event.id, user_id=user_id, messages=messages))
     return rows
 
 
-def _record_failure(rt: Runtime, pk: int, exc: Exception) -> None:
-    log.exception("handling event %s failed", pk)
+def _reply_row(event: WebhookEvent, user_id: str, messages: list[Any]) -> OutboundMessage:
+    """An answer to the event's sender: by its reply token while that is fresh (the outbox
+    decides), else by push."""
+    token = event.payload.get("replyToken")
+    issued_ms = event.payload.get("timestamp")
+    issued = event.received_at
+    if isinstance(issued_ms, int | float) and not isinstance(issued_ms, bool):
+        # A timestamp LINE would never send (1e30) leaves the arrival time.
+        with suppress(ValueError, OverflowError, OSError):
+            issued = datetime.fromtimestamp(issued_ms / 1000, UTC)
+    return OutboundMessage(
+        event_id=event.id,
+        user_id=user_id,
+        messages=messages,
+        reply_token=token if isinstance(token, str) and len(token) <= 255 else None,
+        reply_token_at=issued,
+    )
+
+
+@dataclass(frozen=True)
+class _Failure:
+    outcome: str  # "set-aside" | "retry" | "lost-claim"
+    outbox_ids: list[int]
+
+
+def _record_failure(rt: Runtime, pk: int, claim_at: datetime, exc: Exception) -> _Failure:
+    """Keep the error on the event (with its traceback: the log keeps only its name), then
+    either set the event aside or let it wait for a retry. Only while our claim stands."""
+    permanent = is_permanent(exc)
     with transaction(rt.sessions) as session:
         event = session.get(WebhookEvent, pk)
-        if event is None:
-            return
-        event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        if event.attempts >= MAX_HANDLING_ATTEMPTS:
-            # Set aside: a handler bug must not loop forever. The error stays for staff.
+        if event is None or event.handled_at is not None or event.claimed_at != claim_at:
+            return _Failure("lost-claim", [])
+        event.last_error = "".join(traceback.format_exception(exc))[-4000:]
+        event.claimed_at = None
+        if permanent or event.attempts >= MAX_HANDLING_ATTEMPTS:
+            # Set aside: the source's next events go on; the error stays for staff.
             event.handled_at = utcnow()
-        else:
-            # Not at once (the drain would spend every attempt in the same second on a
-            # passing outage): `claimable` frees a row `event_lease_s` after its claim, so
-            # backdate the claim to free it after the backoff; the sweep then retries it.
-            wait_s = min(RETRY_CAP_S, RETRY_BASE_S * 2 ** max(0, event.attempts - 1))
-            lease_s = rt.settings.event_lease_s
-            event.claimed_at = utcnow() - timedelta(seconds=max(0.0, lease_s - wait_s))
+            event.next_attempt_at = None
+            apology = [{"type": "text", "text": SORRY_UNREADABLE if permanent else SORRY_GAVE_UP}]
+            rows = [_reply_row(event, event.user_id, apology)] if event.user_id else []
+            session.add_all(rows)
+            session.flush()
+            return _Failure("set-aside", [row.id for row in rows])
+        wait_s = min(RETRY_CAP_S, RETRY_BASE_S * 2 ** max(0, event.attempts - 1))
+        event.next_attempt_at = claim_at + timedelta(seconds=wait_s)
+        return _Failure("retry", [])
 
 
-def _log_handled(
-    event_id: str, kind: str, user_hash: str | None, started: float, outcome: str
-) -> None:
-    log.info(
-        json.dumps(
-            {
-                "msg": "event handled",
-                "event_id": event_id,
-                "kind": kind,
-                "user": user_hash,
-                "handling_ms": round((time.perf_counter() - started) * 1000, 2),
-                "outcome": outcome,
-            },
-            ensure_ascii=False,
-        )
-    )
+def _log_handled(about: _Stored, started: float, outcome: str, error: str | None = None) -> None:
+    """One line per event: the hashed user, never the id or the text."""
+    line: dict[str, Any] = {
+        "msg": "event handled",
+        "event_id": about.event_id,
+        "kind": about.kind,
+        "user": about.user_hash,
+        "handling_ms": round((time.perf_counter() - started) * 1000, 2),
+        "outcome": outcome,
+    }
+    if error:
+        line["error"] = error
+    log.log(logging.WARNING if error else logging.INFO, json.dumps(line, ensure_ascii=False))
 
 
 # -- draining and sweeping -------------------------------------------------------------------
@@ -292,9 +365,14 @@ def handle_and_deliver(rt: Runtime, pk: int, now: datetime | None = None) -> Han
 
 
 def pending_events(
-    rt: Runtime, now: datetime | None = None, grace_s: float = 0.0, limit: int = 100
+    rt: Runtime, now: datetime | None = None, grace_s: float = 0.0, limit: int = DRAIN_BATCH
 ) -> list[int]:
-    """Unhandled events nobody holds (never claimed, or claimed by a worker that died)."""
+    """The event each source must handle next, oldest first, if nobody holds it (never claimed,
+    or claimed by a worker that died) and it is not backing off.
+
+    One row per source: a burst of 1,000 messages from one user is one candidate, so the next
+    user's message is in the same round.
+    """
     now = now or utcnow()
     with rt.sessions() as session:
         return list(
@@ -304,6 +382,8 @@ def pending_events(
                     WebhookEvent.handled_at.is_(None),
                     WebhookEvent.received_at <= now - timedelta(seconds=grace_s),
                     claimable(WebhookEvent, now, rt.settings.event_lease_s),
+                    _due(now),
+                    _first_of_its_source(),
                 )
                 .order_by(WebhookEvent.id)
                 .limit(limit)
@@ -329,8 +409,22 @@ def pending_outbox(rt: Runtime, now: datetime | None = None, limit: int = 500) -
         )
 
 
-def drain(rt: Runtime, max_rounds: int = 200) -> int:
-    """Handle every pending event; the worker runs this when the webhook signals new events.
+def drain(
+    rt: Runtime, max_rounds: int = 200, ask_for_help: Callable[[], None] | None = None
+) -> int:
+    """Handle pending events, round by round; the worker runs this when the webhook signals.
+
+    Each round takes the first waiting event of each source, oldest first: one busy user adds
+    one event's handling time per round to everyone else's wait. Several drains (threads,
+    processes, machines) run at once; the claim decides which takes which head, and a
+    source's next event becomes a head only when the one before it is committed.
+
+    `ask_for_help` (the worker: queue one more drain) is called once, when this drain sees
+    more than one source waiting, so idle worker threads join instead of one drain looping
+    alone. The helper does the same, so drains multiply only while there are sources for them.
+
+    An event that failed transiently waits (10 s, 20 s, 40 s, 80 s; the minute sweep retries
+    it) and so does its source, for at most about five minutes before it is set aside.
 
     The web signals at most once per `inbox_coalesce_s`, so after the inbox looks empty we
     look once more `drain_recheck_s` later (longer than the coalescing window): an event whose
@@ -339,21 +433,31 @@ def drain(rt: Runtime, max_rounds: int = 200) -> int:
     handled = 0
     rechecked = False
     for _ in range(max_rounds):
-        batch = pending_events(rt)
-        if not batch:
+        heads = pending_events(rt)
+        if not heads:
             if rechecked or rt.settings.drain_recheck_s <= 0:
                 return handled
             time.sleep(rt.settings.drain_recheck_s)
             rechecked = True
             continue
         rechecked = False
-        for pk in batch:
+        if ask_for_help is not None and len(heads) > 1:
+            _ask(ask_for_help)
+            ask_for_help = None
+        for pk in heads:
             try:
                 handled += handle_and_deliver(rt, pk) is not None
             except Exception:
                 continue  # recorded on the event by handle_event; the sweep retries it
     rt.signal_inbox()  # still busy: let another drain carry on
     return handled
+
+
+def _ask(ask_for_help: Callable[[], None]) -> None:
+    try:
+        ask_for_help()
+    except Exception:
+        log.warning("could not queue a second drain; this one carries on alone")
 
 
 @dataclass(frozen=True)
@@ -369,14 +473,21 @@ def find_leftovers(rt: Runtime, now: datetime | None = None) -> Leftovers:
     )
 
 
-def sweep(rt: Runtime, now: datetime | None = None) -> Leftovers:
-    """Handle leftovers inline (tests; the worker's periodic task queues them instead)."""
+def sweep(rt: Runtime, now: datetime | None = None, max_rounds: int = 100) -> Leftovers:
+    """Handle leftovers inline (tests; the worker's periodic task queues a drain instead):
+    round by round, since a source's second event is found once its first is handled."""
     leftovers = find_leftovers(rt, now)
-    for pk in leftovers.events:
-        try:
-            handle_and_deliver(rt, pk, now)
-        except Exception:
-            continue
+    found, pks = list(leftovers.events), leftovers.events
+    for _ in range(max_rounds):
+        if not pks:
+            break
+        for pk in pks:
+            try:
+                handle_and_deliver(rt, pk, now)
+            except Exception:
+                continue
+        pks = [pk for pk in find_leftovers(rt, now).events if pk not in found]
+        found += pks
     for outbox_id in leftovers.outbox:
         deliver(rt, outbox_id, now)
-    return leftovers
+    return Leftovers(found, leftovers.outbox)

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.tables import Base, utcnow
@@ -26,15 +26,31 @@ class WebhookEvent(Base):
     webhook_event_id: Mapped[str] = mapped_column(String(64), unique=True)
     event_type: Mapped[str] = mapped_column(String(40))
     user_id: Mapped[str | None] = mapped_column(String(64))
+    # The chat the event belongs to (a user, group or room id): its events are handled one at
+    # a time, in this table's id order. None: the event is a source of its own.
+    source_key: Mapped[str | None] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set by the worker that is handling it; a stale claim (crashed worker) is taken over.
     claimed_at: Mapped[datetime | None]
+    # After a transient failure: not tried again before this time (its source waits too).
+    next_attempt_at: Mapped[datetime | None]
+    # Set when handled, or when set aside (then `last_error` says why).
     handled_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_webhook_events_pending", "handled_at", "received_at"),)
+    __table_args__ = (
+        Index("ix_webhook_events_pending", "handled_at", "received_at"),
+        # "Is an earlier event of this source still waiting?": only unhandled rows are indexed.
+        Index(
+            "ix_webhook_events_source_queue",
+            "source_key",
+            "id",
+            postgresql_where=text("handled_at IS NULL"),
+            sqlite_where=text("handled_at IS NULL"),
+        ),
+    )
 
 
 class OutboundMessage(Base):

@@ -38,8 +38,14 @@ huey = make_huey(Settings.from_env())
 
 @huey.task()
 def drain_inbox_task() -> None:
-    """Handle every stored, unhandled event (the webhook's signal)."""
-    drain(get_runtime())
+    """Handle every stored, unhandled event (the webhook's signal). A drain that sees several
+    users waiting queues one more drain, so the other worker threads and processes share the
+    work (the claim keeps each user's events in order whoever handles them)."""
+    drain(get_runtime(), ask_for_help=None if huey.immediate else _one_more_drain)
+
+
+def _one_more_drain() -> None:
+    drain_inbox_task()
 
 
 @huey.task()

@@ -270,10 +270,12 @@ def test_an_event_that_always_fails_is_set_aside_after_five_tries(runtime, sim, 
 
     monkeypatch.setattr(runtime.dispatcher, "dispatch", broken)
     at = utcnow()
-    for _ in range(5):
+    for _ in range(4):
         with pytest.raises(RuntimeError):
             handle_event(runtime, pk, at)
         at += timedelta(minutes=10)  # past any backoff
+    set_aside = handle_event(runtime, pk, at)  # the fifth: no more retries, an apology instead
+    assert set_aside is not None and len(set_aside.outbox_ids) == 1
     assert pending_events(runtime, at + timedelta(hours=1)) == []
     with runtime.sessions() as session:
         event = session.get(WebhookEvent, pk)

@@ -1,17 +1,30 @@
-"""The worker path: fast acknowledgement with a slow LINE API, and huey on Redis."""
+"""The worker path: fast acknowledgement with a slow LINE API, huey on Redis, drains that
+share the work, and what a failing event costs (permanent: an apology; transient: a wait)."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import time
+from datetime import timedelta
 
 import pytest
 import requests
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError
 
 from bot import worker
 from bot.config import Settings
-from bot.inbox import handle_event, store_events
-from bot.models import WebhookEvent
+from bot.inbox import (
+    RETRY_BASE_S,
+    SORRY_UNREADABLE,
+    SWEEP_GRACE_S,
+    handle_event,
+    store_events,
+    sweep,
+)
+from bot.models import WebhookEvent, utcnow
 from simulator.state import Faults
 from tests.conftest import sim_messages, sim_send, text_event
 
@@ -99,3 +112,114 @@ def test_default_queue_is_sqlite_and_needs_no_server(tmp_path):
 
 def test_sim_stats_are_reachable_over_http(sim):
     assert requests.get(f"{sim[1].url}/_sim/stats", timeout=5).status_code == 200
+
+
+# -- sharing the work: several drains at once -------------------------------------------------
+
+
+def test_a_drain_that_sees_several_users_waiting_queues_a_second_drain(runtime, sim, queued):
+    for n, user in enumerate((USER, "U" + "e" * 32)):
+        event = text_event(f"E-share-{n}", user=user)
+        event["replyToken"] = sim[0].issue_reply_token(user)
+        with runtime.engine.begin() as conn:
+            store_events(conn, [event])
+    worker.drain_inbox_task.call_local()  # what a worker thread runs on the webhook's signal
+    assert len(queued) >= 1  # another thread or process is asked to join
+    queued.execute(queued.dequeue())  # which finds nothing left and asks for nobody
+    assert len(queued) == 0
+
+
+# -- permanent and transient errors ---------------------------------------------------------------
+
+
+def failing_on(runtime, monkeypatch, text: str, exc: Exception) -> None:
+    """The handler raises `exc` on messages saying `text`, as a handler would on a bad value."""
+    original = runtime.dispatcher.dispatch
+
+    def dispatch(ctx):
+        if ctx.message.get("text") == text:
+            raise exc
+        return original(ctx)
+
+    monkeypatch.setattr(runtime.dispatcher, "dispatch", dispatch)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ValueError("invalid literal for int() with base 10: '²'"),
+        OverflowError("Python int too large to convert to SQLite INTEGER"),
+        UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"),
+    ],
+    ids=["value", "overflow", "unicode"],
+)
+def test_an_error_that_can_never_succeed_is_set_aside_at_once_with_a_polite_answer(
+    runtime, bot, sim, monkeypatch, caplog, exc
+):
+    failing_on(runtime, monkeypatch, "ขอดูเรื่อง 123456789012345678901234", exc)
+    caplog.set_level(logging.INFO)
+    sim_send(sim[1].url, user=USER, text="ขอดูเรื่อง 123456789012345678901234")
+
+    assert [m["text"] for m in sim_messages(sim[1].url, USER)] == [SORRY_UNREADABLE]
+    with runtime.sessions() as session:
+        (event,) = session.scalars(select(WebhookEvent)).all()
+        assert event.handled_at is not None and event.attempts == 1  # no retries
+        assert type(exc).__name__ in event.last_error  # kept for staff, with its traceback
+    ours = [r for r in caplog.records if r.name != "werkzeug"]  # not the test's own servers
+    failures = [r for r in ours if r.levelno >= logging.WARNING]
+    assert len(failures) == 1 and failures[0].exc_info is None  # one line, no traceback
+    assert json.loads(failures[0].getMessage())["outcome"] == "set-aside"
+    for record in ours:
+        assert USER not in record.getMessage() and "1234567890" not in record.getMessage()
+
+    sim_send(sim[1].url, user=USER, text="สวัสดีครับ")  # the user's next message goes on
+    assert len(sim_messages(sim[1].url, USER)) == 2
+
+
+def test_a_bad_value_the_database_refuses_is_permanent(runtime, bot, sim, monkeypatch):
+    def store_a_huge_number(ctx):
+        ctx.session.execute(
+            update(WebhookEvent).where(WebhookEvent.id == -1).values(attempts=10**30)
+        )
+
+    monkeypatch.setattr(runtime.dispatcher, "dispatch", store_a_huge_number)
+    sim_send(sim[1].url, user=USER, text="สวัสดีครับ")
+    assert [m["text"] for m in sim_messages(sim[1].url, USER)] == [SORRY_UNREADABLE]
+    with runtime.sessions() as session:
+        (event,) = session.scalars(select(WebhookEvent)).all()
+        assert event.handled_at is not None and event.attempts == 1
+
+
+def test_a_transient_error_waits_and_its_users_next_message_waits_behind_it(
+    runtime, bot, sim, monkeypatch
+):
+    failing_on(runtime, monkeypatch, "ข้อความแรก", OperationalError("SELECT 1", {}, Exception()))
+    other = "U" + "e" * 32
+    sim_send(sim[1].url, user=USER, text="ข้อความแรก")
+    sim_send(sim[1].url, user=USER, text="ข้อความที่สอง")
+    sim_send(sim[1].url, user=other, text="สวัสดีครับ")
+
+    assert sim_messages(sim[1].url, USER) == []  # order over speed: the second waits
+    assert len(sim_messages(sim[1].url, other)) == 1  # nobody else does
+    with runtime.sessions() as session:
+        first, second, _ = session.scalars(select(WebhookEvent).order_by(WebhookEvent.id))
+        assert (first.handled_at, first.claimed_at, second.handled_at) == (None, None, None)
+        assert first.next_attempt_at is not None and first.attempts == 1
+
+    monkeypatch.undo()  # the outage is over
+    monkeypatch.setattr(runtime, "signal_inbox", lambda: None)
+    sweep(runtime, utcnow() + timedelta(seconds=RETRY_BASE_S + SWEEP_GRACE_S + 1))
+    assert len(sim_messages(sim[1].url, USER)) == 2  # both answered, in order
+
+
+def test_errors_and_logs_show_no_statement_values(runtime):
+    with runtime.sessions() as session:
+        try:
+            session.execute(
+                text("SELECT no_such_column FROM webhook_events WHERE user_id = :u"), {"u": USER}
+            )
+        except Exception as exc:
+            shown = str(exc)
+        else:
+            raise AssertionError("the statement should have failed")
+    assert USER not in shown and "hidden" in shown
