@@ -230,11 +230,11 @@ class SimState:
     def conversation(self, user_id: str, after: int = 0) -> list[dict[str, Any]]:
         """Both sides of one user's chat in the order they happened: what the chat page shows
         after a reload (`from` is "user" or "bot")."""
-        with self.lock:
+        with self.lock:  # both sides at one moment: a page polling `after` skips nothing
             sent = [s for s in self.sent_by_user.get(user_id, []) if s.seq > after]
-        items = [{**s.item, "seq": s.seq, "from": "user", "sentAt": s.at} for s in sent] + [
-            {**m, "from": "bot"} for m in self.messages_for(user_id, after)
-        ]
+            received = self.messages_for(user_id, after)
+        items = [{**s.item, "seq": s.seq, "from": "user", "sentAt": s.at} for s in sent]
+        items += [{**m, "from": "bot"} for m in received]
         return sorted(items, key=lambda item: item["seq"])
 
     def followers(self) -> list[str]:
