@@ -56,6 +56,10 @@ class LineRejected(LineError):
     """A 4xx other than 409/429: the request itself is wrong and must not be retried."""
 
 
+class ContentTooLarge(LineRejected):
+    """A message's content is larger than the caller accepts."""
+
+
 class LineUnavailable(LineError):
     """Retries exhausted on 5xx, 429 or network errors: try again later (the sweep will)."""
 
@@ -245,11 +249,14 @@ class LineClient:
         )
         return profile.to_dict()
 
-    def get_content(self, message_id: str) -> bytes:
+    def get_content(self, message_id: str, max_bytes: int | None = None) -> bytes:
+        """A message's content; `ContentTooLarge` past `max_bytes`."""
         data = self._call(
             "content",
             lambda: self._blob.get_message_content(message_id, _request_timeout=self._timeout),
         )
+        if max_bytes is not None and len(data) > max_bytes:
+            raise ContentTooLarge(413, f"content over {max_bytes} bytes")
         return bytes(data)
 
     def quota(self) -> dict[str, Any]:
