@@ -182,6 +182,38 @@ def test_a_stored_state_this_code_does_not_know_is_read_as_idle():
     assert c.load("Confirming", c.VERSION, {"nonsense": 1}) == c.Idle()
 
 
+class Watched:
+    """The LINE adapter, noting for each read whether a database connection was checked out
+    (an open transaction) when it was made."""
+
+    def __init__(self, line, engine) -> None:
+        self._line, self._engine = line, engine
+        self.calls: list[tuple[str, int]] = []
+
+    def __getattr__(self, name: str):
+        method = getattr(self._line, name)
+        if name not in ("get_content", "get_profile"):
+            return method
+
+        def watched(*args, **kwargs):
+            self.calls.append((name, self._engine.pool.checkedout()))
+            return method(*args, **kwargs)
+
+        return watched
+
+
+def test_pictures_and_profiles_are_fetched_with_no_transaction_open(runtime, bot, sim):
+    watched = Watched(runtime.line, runtime.engine)
+    runtime.__dict__["line"] = watched
+    sim_send(sim[1].url, user=VOLUNTEER, type="follow", name="สมศรี")
+    set_province(runtime)
+    sim_send(sim[1].url, user=VOLUNTEER, text="แจ้งปัญหา")
+    send_image(sim, PNG)
+    assert {name for name, _ in watched.calls} == {"get_content", "get_profile"}
+    assert [open_ for _, open_ in watched.calls] == [0] * len(watched.calls)
+    assert [d.content for d in drafts(runtime)] == [PNG]
+
+
 def test_the_handler_has_no_line_client():
     """LINE calls happen before the handling transaction (prefetch), never inside it."""
     assert "line" not in {f.name for f in fields(EventContext)}
