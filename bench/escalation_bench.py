@@ -66,7 +66,6 @@ def seed_tickets(rt: Runtime, total: int, due: int) -> None:
                 "province": province,
                 "region": region,
                 "description": "ส่งข้อมูลไม่ได้",
-                "conversation": [],
                 "state": state,
                 "level": "province",
                 "created_at": created,

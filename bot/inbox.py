@@ -238,13 +238,11 @@ def handle_event(rt: Runtime, pk: int, now: datetime | None = None) -> Handled |
         waited = (claim_at - received_at).total_seconds()
         if user_id and waited > LOADING_AFTER_S and payload.get("replyToken"):
             rt.line.show_loading(user_id)
-        fetched = rt.dispatcher.prefetch(payload, rt.line)
+        fetched = rt.dispatcher.prefetch(payload, rt.line, rt.sessions)
         with transaction(rt.sessions) as session:
             event = session.get(WebhookEvent, pk)
             assert event is not None
-            ctx = EventContext(
-                session=session, event=event.payload, line=rt.line, services=rt, fetched=fetched
-            )
+            ctx = EventContext(session=session, event=event.payload, services=rt, fetched=fetched)
             if not rt.dispatcher.dispatch(ctx):
                 outcome = "ignored"
             outbox = _outbox_rows(ctx, event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -31,6 +32,9 @@ def thai_datetime(moment: datetime) -> str:
 
 
 def thai_duration(seconds: float) -> str:
+    """ "30 นาที", "1 ชั่วโมง 30 นาที"; under a minute in seconds (never "0 นาที")."""
+    if seconds < 60:
+        return f"{max(1, math.ceil(seconds))} วินาที"
     minutes = round(seconds / 60)
     if minutes < 60:
         return f"{minutes} นาที"

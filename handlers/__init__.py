@@ -11,14 +11,15 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from handlers.context import EventContext, Fetched, LineReader
+from handlers.context import EventContext, Fetched, LineReader, Reads
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[EventContext], None]
 # Runs before the handler, outside any database transaction: the LINE calls a handler needs
-# (content download, profile) happen here, so no transaction waits on the network.
-Prefetcher = Callable[[dict[str, Any], LineReader], Fetched]
+# (content download, profile) happen here, so no transaction waits on the network. `Reads`
+# allows a short read first (is the sender's name known already?), finished before any call.
+Prefetcher = Callable[[dict[str, Any], LineReader, Reads], Fetched]
 
 
 class Dispatcher:
@@ -46,10 +47,10 @@ class Dispatcher:
 
         return register
 
-    def prefetch(self, event: dict[str, Any], line: LineReader) -> Fetched:
+    def prefetch(self, event: dict[str, Any], line: LineReader, reads: Reads) -> Fetched:
         """Called with no transaction open; the result reaches the handler as `ctx.fetched`."""
         prefetcher = self._prefetchers.get(str(event.get("type", "")))
-        return prefetcher(event, line) if prefetcher else Fetched()
+        return prefetcher(event, line, reads) if prefetcher else Fetched()
 
     def dispatch(self, ctx: EventContext) -> bool:
         handler = self._handlers.get(ctx.event_type)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -13,13 +14,21 @@ from ticketing.escalation import Timings
 
 
 class LineReader(Protocol):
-    """The read-only and free parts of the LINE adapter that handlers may use directly."""
+    """The read-only and free parts of the LINE adapter, for prefetchers (never inside a
+    handler's transaction)."""
 
     def get_profile(self, user_id: str) -> dict[str, Any]: ...
 
-    def get_content(self, message_id: str) -> bytes: ...
+    def get_content(self, message_id: str, max_bytes: int | None = None) -> bytes:
+        """Raises a `LineRejected` (a `LineContentTooLarge` past `max_bytes`) when not usable."""
+        ...
 
     def show_loading(self, user_id: str, seconds: int = 20) -> None: ...
+
+
+# Opens a session for a short read before a LINE call; closed (its transaction ended) before
+# the call is made.
+Reads = Callable[[], Session]
 
 
 class ImageLinks(Protocol):
@@ -45,7 +54,7 @@ class Fetched:
     `Dispatcher.prefetch`): a message's content, the sender's profile."""
 
     content: bytes | None = None
-    content_error: str | None = None  # why the content is not usable (gone, too large…)
+    content_error: str | None = None  # why the content is not usable: "gone" | "too-large"
     profile: dict[str, Any] | None = None
 
 
@@ -53,7 +62,6 @@ class Fetched:
 class EventContext:
     session: Session
     event: dict[str, Any]
-    line: LineReader
     services: Services
     fetched: Fetched = field(default_factory=Fetched)
     # Filled by handlers; the inbox turns them into outbox rows in the same transaction.

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from common.messages import text
+from typing import Any
+
 from handlers import Dispatcher, tickets
-from handlers.context import EventContext
+from handlers.context import EventContext, Fetched, LineReader, Reads
 from handlers.texts import greeting
 from ticketing import service
 
@@ -14,13 +15,16 @@ def on_follow(ctx: EventContext) -> None:
     ctx.reply(greeting())
     if not ctx.user_id:
         return
-    person = service.volunteer(ctx.session, ctx.user_id)
-    person.following = True
-    tickets.learn_display_name(ctx, person)
-    if not person.province and service.coordinator_for(ctx.session, ctx.user_id) is None:
-        service.set_flow(ctx.session, ctx.user_id, tickets.FLOW_PROVINCE, {"soft": True})
-        ctx.reply(text(tickets.ASK_PROVINCE))
+    service.volunteer(ctx.session, ctx.user_id).following = True
+    tickets.handle_follow(ctx)
+
+
+def prefetch(event: dict[str, Any], line: LineReader, reads: Reads) -> Fetched:
+    """The profile on every follow: the display name may have changed since."""
+    user_id = tickets.sender(event)
+    return Fetched(profile=tickets.fetch_profile(line, user_id) if user_id else None)
 
 
 def register(dispatcher: Dispatcher) -> None:
     dispatcher.on("follow")(on_follow)
+    dispatcher.before("follow")(prefetch)

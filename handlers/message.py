@@ -1,18 +1,14 @@
-"""message: text goes to the FAQ; images, stickers and the rest get a polite note."""
+"""message: text goes through the ticket conversation, then the FAQ; images to the ticket
+conversation; stickers and the rest get a polite note."""
 
 from __future__ import annotations
 
-from common.messages import quick_message, text
-from faq.records import record_reply, record_wrong_answer
-from faq.service import NO_MATCH, NOT_THIS, TALK_TO_STAFF, WRONG_ANSWER
-from handlers import Dispatcher, tickets
+from common.messages import text
+from handlers import Dispatcher, answers, tickets
 from handlers.context import EventContext
-from handlers.texts import faq_messages
-from ticketing import service
 
 OTHER_RECEIVED = "ขออภัยครับ ตอนนี้ผมอ่านได้เฉพาะข้อความตัวอักษรและรูปภาพ กรุณาพิมพ์คำถามเป็นข้อความนะครับ"
 STICKER_RECEIVED = "😊 พิมพ์คำถามเกี่ยวกับ Smart Survey หรือการจัดเก็บข้อมูล จปฐ. ได้เลยครับ"
-MAX_QUESTION_CHARS = 1000  # longer texts are descriptions for a person, not FAQ questions
 
 
 def on_message(ctx: EventContext) -> None:
@@ -28,24 +24,13 @@ def on_message(ctx: EventContext) -> None:
 
 
 def on_text(ctx: EventContext) -> None:
-    question = ctx.text.strip()[:MAX_QUESTION_CHARS]
-    if tickets.handle_text(ctx, question):
-        return
-    offer = [quick_message(*TALK_TO_STAFF)]
-    if question == NOT_THIS[1]:
-        found = record_wrong_answer(ctx.session, ctx.user_id)
-        ctx.reply(text(WRONG_ANSWER if found else NO_MATCH, offer))
-        return
-    registered = service.volunteer(ctx.session, ctx.user_id).province if ctx.user_id else None
-    reply = ctx.services.faq.respond(question, registered_province=registered)
-    record_reply(ctx.session, ctx.user_id, question, reply)
-    if reply.topic == "open-ticket":
-        tickets.start_ticket(ctx)
-    elif reply.topic == "ticket-status":
-        ctx.reply(text(tickets.status_text(ctx)))
-    else:
-        ctx.reply(*faq_messages(reply))
+    """Whole, as typed: a description or an answer to a volunteer keeps every character (LINE
+    allows 5,000 per message); only a question for the FAQ is cut."""
+    question = tickets.handle_text(ctx, ctx.text.strip())
+    if question is not None:
+        answers.answer_question(ctx, question)
 
 
 def register(dispatcher: Dispatcher) -> None:
     dispatcher.on("message")(on_message)
+    dispatcher.before("message")(tickets.prefetch_message)

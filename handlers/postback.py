@@ -11,10 +11,9 @@ import re
 from urllib.parse import parse_qsl
 
 from common.messages import text
-from faq.records import record_chosen
-from handlers import Dispatcher, tickets
+from handlers import Dispatcher, answers, tickets
 from handlers.context import EventContext
-from handlers.texts import FAQ_CHOICE, faq_messages
+from handlers.texts import FAQ_CHOICE
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +49,7 @@ def on_postback(ctx: EventContext) -> None:
     if tickets.handle_postback(ctx, fields):
         return
     if fields.get("action") == FAQ_CHOICE and fields.get("topic") in ctx.services.faq.entries:
-        topic = fields["topic"]
-        record_chosen(ctx.session, ctx.user_id, topic)
-        ctx.reply(*faq_messages(ctx.services.faq.answer(topic)))
+        answers.answer_chosen(ctx, fields["topic"])
         return
     log.info("postback without a known action: %r", ctx.postback_data[:100])
     ctx.reply(text(UNKNOWN_ACTION))
@@ -60,3 +57,4 @@ def on_postback(ctx: EventContext) -> None:
 
 def register(dispatcher: Dispatcher) -> None:
     dispatcher.on("postback")(on_postback)
+    dispatcher.before("postback")(tickets.prefetch_profile)

@@ -7,6 +7,8 @@ never named as the one that "has" the ticket).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from common.thaidate import thai_duration
 from ticketing.escalation import Timings
 from ticketing.models import Ticket
@@ -40,9 +42,14 @@ def opened(ticket: Ticket, routed: Route, timings: Timings) -> str:
     # The sweep moves an unclaimed ticket up at `region_after` (from province) and to central
     # at `central_after` (from opening), skipping levels where nobody is linked.
     after = timings.region_after if routed.level == "province" else timings.central_after
+    return head + sent + " " + moves_up(after) + track
+
+
+def moves_up(after: timedelta) -> str:
+    if after.total_seconds() <= 0:  # a test setting: the next sweep moves it
+        return "หากยังไม่มีผู้รับเรื่อง ระบบจะส่งต่อขึ้นไปอีกระดับทันที"
     return (
-        head + sent + f" หากยังไม่มีผู้รับเรื่องภายใน {thai_duration(after.total_seconds())} "
-        "ระบบจะส่งต่อขึ้นไปอีกระดับโดยอัตโนมัติ" + track
+        f"หากยังไม่มีผู้รับเรื่องภายใน {thai_duration(after.total_seconds())} ระบบจะส่งต่อขึ้นไปอีกระดับโดยอัตโนมัติ"
     )
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from bot.db import transaction
 from bot.inbox import drain, pending_events, store_events
 from bot.models import OutboundMessage, WebhookEvent
-from handlers.context import EventContext, Fetched, LineReader
+from handlers.context import EventContext, Fetched
 from tests.conftest import sim_messages, sim_send, text_event
 from tests.test_tickets import PNG, PROVINCE_COORD, VOLUNTEER, link
 from ticketing import service
@@ -43,8 +43,8 @@ class HoldFirst:
         self._held = False
         self._armed = threading.local()
 
-    def prefetch(self, event: dict[str, Any], line: LineReader) -> Fetched:
-        return self.inner.prefetch(event, line)
+    def prefetch(self, event: dict[str, Any], *using: Any) -> Fetched:
+        return self.inner.prefetch(event, *using)
 
     def dispatch(self, ctx: EventContext) -> bool:
         with self._lock:
@@ -238,8 +238,8 @@ class Recorder:
         self._busy: set[str] = set()
         self._lock = threading.Lock()
 
-    def prefetch(self, event: dict[str, Any], line: LineReader) -> Fetched:
-        return self.inner.prefetch(event, line)
+    def prefetch(self, event: dict[str, Any], *using: Any) -> Fetched:
+        return self.inner.prefetch(event, *using)
 
     def dispatch(self, ctx: EventContext) -> bool:
         user = ctx.user_id or "?"

@@ -72,7 +72,6 @@ class Ticket(Base):
     region: Mapped[str] = mapped_column(String(64))
     category: Mapped[str | None] = mapped_column(String(64))  # FAQ topic of the description
     description: Mapped[str] = mapped_column(Text)
-    conversation: Mapped[list[Any]]  # what the volunteer said before and since
     state: Mapped[str] = mapped_column(String(16), default=TicketState.NEW)
     level: Mapped[str] = mapped_column(String(16))  # who it is addressed to now
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
@@ -126,29 +125,54 @@ class TicketEvent(Base):
 
 
 class TicketImage(Base):
-    """A picture on a ticket: the volunteer's screenshots (while describing the problem or
-    later), or one a coordinator sent in a reply.
+    """A picture: the volunteer's screenshots (while describing the problem or later), or one
+    a coordinator sent in a reply.
 
-    Kept in the database with the ticket (the record of what happened); people see it through
-    a signed link served by the web app (`bot.media`)."""
+    A screenshot sent while a report is being written is a draft: no ticket yet, only its
+    `owner`. Opening the ticket attaches the owner's drafts; cancelling or leaving the report
+    (`FLOW_TTL`) drops them. Kept in the database with the ticket (the record of what
+    happened); people see it through a signed link served by the web app (`bot.media`)."""
 
     __tablename__ = "ticket_images"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    owner: Mapped[str | None] = mapped_column(String(64))  # the LINE user who sent it
     content: Mapped[bytes] = mapped_column(LargeBinary)
     content_type: Mapped[str] = mapped_column(String(40))
     sender: Mapped[str] = mapped_column(String(40), default="volunteer")  # or coordinator:<id>
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    __table_args__ = (Index("ix_ticket_images_owner", "owner", "ticket_id"),)
+
+
+class TicketMessage(Base):
+    """Append-only: what was said on a ticket, in order. The questions that led to it first
+    (with the FAQ topic each got), then the volunteer's messages and the coordinators' answers.
+    Rows are only ever inserted, so two writers (the bot, a staff console) never lose one."""
+
+    __tablename__ = "ticket_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    sender: Mapped[str] = mapped_column(String(120))  # volunteer | coordinator:<id> | system
+    text: Mapped[str] = mapped_column(Text)
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_images.id"))
+    faq_topic: Mapped[str | None] = mapped_column(String(64))  # a question asked before
+
+    __table_args__ = (Index("ix_ticket_messages_ticket", "ticket_id", "id"),)
+
 
 class ChatState(Base):
-    """Where a user is in a multi-step conversation (opening a ticket, replying to one…)."""
+    """Where a user is in a multi-step conversation: a state of `ticketing.conversation`,
+    stored as its type name, the version of that shape, and its fields."""
 
     __tablename__ = "chat_states"
 
     user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    flow: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
     data: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

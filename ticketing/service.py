@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 
 from common.tables import utcnow
 from faq.directory import Directory
+from faq.models import FaqAnswer
+from ticketing import conversation
 from ticketing.models import (
     LEVELS,
     ChatState,
@@ -32,6 +34,7 @@ from ticketing.models import (
     Ticket,
     TicketEvent,
     TicketImage,
+    TicketMessage,
     TicketState,
     Volunteer,
 )
@@ -44,6 +47,19 @@ REOPEN_WITHIN = timedelta(days=3)
 # A conversation step left alone this long is over: a coordinator's forgotten ตอบกลับ must not
 # send tomorrow's unrelated text to a volunteer, nor a stale report swallow a new question.
 FLOW_TTL = timedelta(hours=2)
+# Screenshots: five while a report is written (one push to a coordinator carries the card and
+# four more), and at most ten from the volunteer on a ticket in all: each is stored and relayed.
+MAX_DRAFT_IMAGES = 5
+MAX_TICKET_SCREENSHOTS = 10
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A question the volunteer asked the FAQ before opening a ticket."""
+
+    text: str
+    faq_topic: str | None
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -322,11 +338,11 @@ def open_ticket(
     user_id: str,
     description: str,
     category: str | None = None,
-    conversation: list[Any] | None = None,
-    images: Sequence[tuple[bytes, str]] = (),
+    asked: Sequence[Asked] = (),
     now: datetime | None = None,
 ) -> tuple[Ticket, list[Notice]]:
-    """`images`: (content, content type) of screenshots sent while describing the problem."""
+    """Open the volunteer's ticket. `asked`: the questions that led to it (they begin its
+    conversation); the screenshots the volunteer sent while writing it (drafts) join it."""
     person = volunteer(session, user_id)
     if not person.province:
         raise TicketError("กรุณาบอกจังหวัดของท่านก่อน")
@@ -337,15 +353,24 @@ def open_ticket(
         region=directory.region_of[person.province],
         category=category,
         description=description,
-        conversation=conversation or [],
         state=TicketState.NEW,
         level="province",
         created_at=now or utcnow(),
     )
     session.add(ticket)
     session.flush()
-    for content, content_type in images:
-        attach_image(session, ticket, content, content_type, ticket.created_at)
+    session.add_all(
+        TicketMessage(
+            ticket_id=ticket.id, at=q.at, sender="volunteer", text=q.text, faq_topic=q.faq_topic
+        )
+        for q in asked
+    )
+    session.execute(
+        update(TicketImage)
+        .where(TicketImage.owner == user_id, TicketImage.ticket_id.is_(None))
+        .values(ticket_id=ticket.id)
+        .execution_options(synchronize_session=False)
+    )
     routed = route(session, ticket)
     ticket.level = routed.level
     record(session, ticket, "volunteer", TicketState.NEW, routing_note(routed))
@@ -357,6 +382,17 @@ def ticket_by_id(session: Session, ticket_id: int) -> Ticket:
     if ticket is None:
         raise TicketError("ไม่พบเรื่องนี้")
     return ticket
+
+
+def questions_before(session: Session, user_id: str, limit: int = 5) -> list[Asked]:
+    """The volunteer's last questions to the FAQ, oldest first: how a new ticket began."""
+    rows = session.scalars(
+        select(FaqAnswer)
+        .where(FaqAnswer.user_id == user_id, FaqAnswer.question != "")
+        .order_by(FaqAnswer.id.desc())
+        .limit(limit)
+    ).all()
+    return [Asked(r.question, r.topic_id, r.created_at) for r in reversed(rows)]
 
 
 def tickets_of(session: Session, user_id: str, limit: int = 5) -> list[Ticket]:
@@ -394,6 +430,7 @@ def attach_image(
 ) -> TicketImage:
     image = TicketImage(
         ticket_id=ticket.id,
+        owner=ticket.user_id if sender == "volunteer" else None,
         content=content,
         content_type=content_type,
         sender=sender,
@@ -402,6 +439,49 @@ def attach_image(
     session.add(image)
     session.flush()
     return image
+
+
+def add_screenshot(
+    session: Session, ticket: Ticket, content: bytes, content_type: str
+) -> TicketImage:
+    """A screenshot the volunteer sends on their open ticket, within `MAX_TICKET_SCREENSHOTS`."""
+    if len(image_ids(session, ticket.id)) >= MAX_TICKET_SCREENSHOTS:
+        raise TicketError(
+            f"เรื่อง {ticket.number} มีภาพหน้าจอครบ {MAX_TICKET_SCREENSHOTS} ภาพแล้วครับ "
+            "กรุณาพิมพ์อธิบายเพิ่มเติมเป็นข้อความ ผู้ประสานงานจะติดต่อกลับทางแชตนี้"
+        )
+    return attach_image(session, ticket, content, content_type)
+
+
+def keep_draft_image(
+    session: Session, user_id: str, content: bytes, content_type: str
+) -> TicketImage:
+    """A screenshot for the report the volunteer is writing (no ticket yet), within
+    `MAX_DRAFT_IMAGES`."""
+    if draft_count(session, user_id) >= MAX_DRAFT_IMAGES:
+        raise TicketError(f"แนบภาพได้สูงสุด {MAX_DRAFT_IMAGES} ภาพต่อเรื่องครับ")
+    image = TicketImage(
+        owner=user_id, content=content, content_type=content_type, sender="volunteer"
+    )
+    session.add(image)
+    session.flush()
+    return image
+
+
+def draft_count(session: Session, user_id: str) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(TicketImage)
+        .where(TicketImage.owner == user_id, TicketImage.ticket_id.is_(None))
+    )
+
+
+def drop_drafts(session: Session, user_id: str) -> None:
+    session.execute(
+        delete(TicketImage)
+        .where(TicketImage.owner == user_id, TicketImage.ticket_id.is_(None))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def image_ids(session: Session, ticket_id: int) -> list[int]:
@@ -534,12 +614,12 @@ def reply(
     person, ticket = own_ticket(session, user_id, ticket_id)
     actor = f"coordinator:{person.id}"
     ticket.last_reply_at = now or utcnow()
-    said: dict[str, Any] = {"from": "coordinator", "text": text}
+    said = TicketMessage(ticket_id=ticket.id, at=ticket.last_reply_at, sender=actor, text=text)
     extra: dict[str, Any] = {"from": person.name}
     if image is not None:
         picture = attach_image(session, ticket, *image, now=ticket.last_reply_at, sender=actor)
-        said["image"] = extra["image"] = picture.id
-    ticket.conversation = [*ticket.conversation, said]
+        said.image_id = extra["image"] = picture.id
+    session.add(said)
     if ticket.state != TicketState.WAITING:
         _transition(session, ticket, TicketState.WAITING, actor, text[:500])
     else:
@@ -597,10 +677,15 @@ def volunteer_message(
     claimer, or while unclaimed the coordinators it is addressed to now. A message on a
     resolved ticket reopens it."""
     now = now or utcnow()
-    said: dict[str, Any] = {"from": "volunteer", "text": text}
-    if image is not None:
-        said["image"] = image.id
-    ticket.conversation = [*ticket.conversation, said]
+    session.add(
+        TicketMessage(
+            ticket_id=ticket.id,
+            at=now,
+            sender="volunteer",
+            text=text,
+            image_id=image.id if image is not None else None,
+        )
+    )
     kind = "relay"
     if ticket.state == TicketState.RESOLVED:
         _transition(
@@ -637,33 +722,62 @@ def rate(session: Session, user_id: str, ticket_id: int, rating: int) -> None:
     record(session, ticket, "volunteer", ticket.state, f"ให้คะแนน {rating}/5")
 
 
+def messages(session: Session, ticket_id: int) -> list[TicketMessage]:
+    """What was said on a ticket, oldest first."""
+    return list(
+        session.scalars(
+            select(TicketMessage)
+            .where(TicketMessage.ticket_id == ticket_id)
+            .order_by(TicketMessage.id)
+        )
+    )
+
+
 # -- conversation state -------------------------------------------------------------------------
 
 
-def get_flow(session: Session, user_id: str, now: datetime | None = None) -> ChatState | None:
-    """The user's current conversation step, unless it has expired (`FLOW_TTL`)."""
-    state = session.get(ChatState, user_id)
-    if state is not None and state.updated_at < (now or utcnow()) - FLOW_TTL:
-        session.delete(state)
-        return None
-    return state
+def get_state(session: Session, user_id: str, now: datetime | None = None) -> conversation.State:
+    """The user's conversation state; Idle when none, or when it has expired (`FLOW_TTL`),
+    and then the screenshots it held are dropped too."""
+    row = session.get(ChatState, user_id)
+    if row is None:
+        return conversation.Idle()
+    if row.updated_at < (now or utcnow()) - FLOW_TTL:
+        session.delete(row)
+        drop_drafts(session, user_id)
+        return conversation.Idle()
+    return conversation.load(row.state, row.version, row.data)
 
 
-def set_flow(session: Session, user_id: str, flow: str, data: dict[str, Any]) -> None:
-    state = session.get(ChatState, user_id)
-    if state is None:
-        session.add(ChatState(user_id=user_id, flow=flow, data=data, updated_at=utcnow()))
+def save_state(session: Session, user_id: str, state: conversation.State) -> None:
+    """Keep the user's state (Idle: no row). The draft screenshots are left to the caller."""
+    row = session.get(ChatState, user_id)
+    if isinstance(state, conversation.Idle):
+        if row is not None:
+            session.delete(row)
+        return
+    name, version, data = conversation.dump(state)
+    if row is None:
+        session.add(
+            ChatState(user_id=user_id, state=name, version=version, data=data, updated_at=utcnow())
+        )
     else:
-        state.flow, state.data, state.updated_at = flow, data, utcnow()
+        row.state, row.version, row.data, row.updated_at = name, version, data, utcnow()
 
 
 def expire_flows(session: Session, now: datetime | None = None) -> int:
-    """Drop expired conversation steps (with any screenshots they were holding)."""
+    """Drop expired conversation states and the draft screenshots they held; also drafts
+    older than `FLOW_TTL` that no state holds any more."""
     cutoff = (now or utcnow()) - FLOW_TTL
-    return session.execute(delete(ChatState).where(ChatState.updated_at < cutoff)).rowcount
-
-
-def clear_flow(session: Session, user_id: str) -> None:
-    state = session.get(ChatState, user_id)
-    if state is not None:
-        session.delete(state)
+    dropped = session.execute(delete(ChatState).where(ChatState.updated_at < cutoff)).rowcount
+    held = select(ChatState.user_id)
+    session.execute(
+        delete(TicketImage)
+        .where(
+            TicketImage.ticket_id.is_(None),
+            TicketImage.created_at < cutoff,
+            TicketImage.owner.not_in(held),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return dropped
