@@ -78,29 +78,37 @@ class Refused:
 
 # -- the body -------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+# A whole string (brackets inside it do not count), a run of openers or a run of closers.
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{]+|[\]}]+')
 
 
-def _cut_deep(text: str, max_depth: int, marker: str) -> str:
-    """Replace every array or object opening deeper than `max_depth` by the string `marker`.
+def _cut_deep(text: str, max_depth: int, marker: str) -> str | None:
+    """`text` with every array or object opening deeper than `max_depth` replaced by the string
+    `marker`; None when nothing is that deep.
 
-    A linear scan over strings and brackets only; JSON syntax is left to the parser.
+    A linear scan over strings and runs of brackets (a run of 100,000 "[" is one step); JSON
+    syntax is left to the parser.
     """
     if text.count("[") + text.count("{") <= max_depth:
-        return text  # cannot be that deep: the common case costs two counts
+        return None  # cannot be that deep: the common case costs two counts
     parts: list[str] = []
     depth, kept_to, cut_from = 0, 0, -1
     for token in _TOKEN.finditer(text):
-        char = token.group()
-        if char in "[{":
-            depth += 1
-            if depth == max_depth + 1:
-                cut_from = token.start()
-        elif char in "]}":
-            if depth == max_depth + 1 and cut_from >= 0:
+        run, at = token.group(), token.start()
+        if run[0] == '"':
+            continue
+        if run[0] in "[{":
+            if cut_from < 0 and depth <= max_depth < depth + len(run):
+                cut_from = at + max_depth - depth  # the opener that reaches max_depth + 1
+            depth += len(run)
+        else:
+            closing = depth - (max_depth + 1)  # index in the run of the cut's own closer
+            if cut_from >= 0 and 0 <= closing < len(run):
                 parts += [text[kept_to:cut_from], json.dumps(marker)]
-                kept_to, cut_from = token.end(), -1
-            depth -= 1
+                kept_to, cut_from = at + closing + 1, -1
+            depth -= len(run)
+    if not parts:
+        return None
     parts.append(text[kept_to:])
     return "".join(parts)
 
@@ -108,10 +116,9 @@ def _cut_deep(text: str, max_depth: int, marker: str) -> str:
 def parse_body(text: str) -> list[Any]:
     """The body's events, each still to be checked; BodyError for a body to answer 400."""
     marker = "cut-" + secrets.token_hex(16)  # no event can hold it by chance
+    cut = _cut_deep(text, MAX_DEPTH, marker)
     try:
-        payload = json.loads(
-            _cut_deep(text, MAX_DEPTH, marker), parse_constant=lambda name: _Unusable(name)
-        )
+        payload = json.loads(cut or text, parse_constant=lambda name: _Unusable(name))
     except RecursionError:  # unbalanced brackets the cut could not close
         raise BodyError("JSON nested too deep") from None
     except ValueError:
@@ -119,7 +126,7 @@ def parse_body(text: str) -> list[Any]:
     events = payload.get("events") if isinstance(payload, dict) else None
     if not isinstance(events, list):
         raise BodyError("no events list")
-    return [_mark_cut(event, marker) for event in events]
+    return [_mark_cut(event, marker) for event in events] if cut else events
 
 
 def _mark_cut(value: Any, marker: str) -> Any:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import time
 from urllib.parse import quote
 
 import pytest
@@ -116,6 +117,21 @@ def test_an_event_nested_a_thousand_deep_is_set_aside_without_a_recursion_error(
     assert stored["E-good"].last_error is None
     assert "nesting deeper than" in stored["E-deep"].last_error
     assert len(texts_to(sim, USER)) == 1
+
+
+@pytest.mark.parametrize(("levels", "kept"), [(21, True), (22, False), (100_000, False)])
+def test_nesting_is_cut_at_the_limit_whatever_the_depth(client, runtime, levels, kept):
+    from bot.event_check import MAX_DEPTH
+
+    event = text_event("E-n")
+    event["x"] = "@@DEEP@@"  # body, events, event: 3 levels; x's lists add `levels`
+    body = json.dumps({"events": [event]}).replace('"@@DEEP@@"', _deep(levels))
+    assert MAX_DEPTH == 24
+    started = time.perf_counter()
+    assert post_raw(client, body).status_code == 200
+    assert time.perf_counter() - started < 5  # runs of brackets are one step each
+    stored = events(runtime)["E-n"]
+    assert (stored.last_error is None) is kept
 
 
 def test_unbalanced_deep_nesting_is_400_not_a_crash(client, runtime):
