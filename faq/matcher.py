@@ -71,6 +71,13 @@ class MatchResult:
     def choices(self) -> list[str]:
         return [i for i in (self.best, self.runner_up) if i] if self.ambiguous else []
 
+    @property
+    def action(self) -> str:
+        """What the bot does: "answer" the top topic, "choose" between two, or "none"."""
+        if self.ambiguous:
+            return "choose"
+        return "answer" if self.id is not None else "none"
+
 
 def trigrams(text: str) -> set[str]:
     compact = text.replace(" ", "")

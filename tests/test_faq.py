@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from bot.config import PROJECT_ROOT
-from faq.__main__ import evaluate, keyword_baseline
+from faq.__main__ import matcher_decision
+from faq.evaluation import Decision, evaluate, keyword_baseline
 from faq.kb import load_entries
 from faq.normalize import Tokenizer, normalize
 from faq.service import ASK_PROVINCE, Kind
@@ -152,7 +153,7 @@ def test_typos_particles_and_missing_spaces_still_match(faq):
 
 def test_dev_set_meets_the_targets_and_beats_the_keyword_baseline(faq):
     rows = [json.loads(line) for line in (SHARED / "faq" / "dev.jsonl").read_text().splitlines()]
-    ours = evaluate("ours", lambda q: faq.matcher.match(q).id, rows)
+    ours = evaluate("ours", matcher_decision(faq.matcher), rows)
     keyword = evaluate("keyword", keyword_baseline(list(faq.entries.values())), rows)
     assert ours.accuracy >= 0.95 and ours.abstention >= 0.9
     assert ours.accuracy > keyword.accuracy
@@ -240,7 +241,36 @@ def test_cli_match_one_json_line_per_question_in_order():
     rows = [json.loads(line) for line in lines]
     assert [r["query"] for r in rows] == ["ลืมรหัสผ่าน", "ราคาทองวันนี้", "แอปค้าง"]
     assert [r["id"] for r in rows] == ["forgot-password", None, "app-crash"]
+    assert [r["action"] for r in rows] == ["answer", "none", "answer"]
     assert all(isinstance(r["score"], int | float) for r in rows)
+
+
+def test_cli_match_offers_the_choices_when_it_cannot_tell_two_topics_apart():
+    (row,) = [json.loads(line) for line in run_cli("match", stdin="ตรวจข้อมูลอายุ\n").splitlines()]
+    assert row["action"] == "choose"
+    assert set(row["choices"]) == {"check-occupation", "check-child-education"}
+    assert row["id"] == row["choices"][0]  # id stays the top topic
+
+
+def test_eval_counts_a_choice_apart_from_a_direct_answer():
+    rows = [
+        {"q": "a", "id": "forgot-password", "style": "short"},
+        {"q": "b", "id": "forgot-password", "style": "short"},
+        {"q": "c", "id": "forgot-password", "style": "chat"},
+        {"q": "d", "id": None, "style": "far"},
+    ]
+    decisions = {
+        "a": Decision("answer", "forgot-password"),
+        "b": Decision("choose", "forgot-password", ("forgot-password", "login-problem")),
+        "c": Decision("none", "forgot-password"),
+        "d": Decision("none", "app-crash"),
+    }
+    score = evaluate("t", decisions.__getitem__, rows)
+    short, chat, far = score.styles["short"], score.styles["chat"], score.styles["far"]
+    assert (short.direct, short.chose, short.ranked_first, short.accuracy) == (1, 1, 2, 0.5)
+    assert (chat.direct, chat.ranked_first) == (0, 1)
+    assert (far.declined, far.out_of_scope) == (1, 1)
+    assert score.accuracy == 1 / 3
 
 
 def test_cli_export_shape():
@@ -251,10 +281,11 @@ def test_cli_export_shape():
 
 def test_cli_eval_prints_accuracy_abstention_and_baselines():
     out = run_cli("eval", str(SHARED / "faq" / "dev.jsonl"))
-    assert "top-1 accuracy" in out and "abstention" in out
+    assert "ranked first" in out and "answered directly" in out and "declined" in out
     assert "keyword auto-reply" in out and "WRatio" in out
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["in_scope"] == 50 and summary["out_of_scope"] == 10
+    assert "chose" in summary and summary["accuracy"] <= summary["ranked_first"]
 
 
 def test_cli_calibrate_shows_the_trade_off_and_marks_the_threshold_in_use(tmp_path):
