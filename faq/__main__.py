@@ -6,6 +6,7 @@ match   one question per line on stdin → {"query", "id", "score", "action", "c
 export  the knowledge base as JSON: [{"id", "questions": [...], "answer"}]
 eval    per style: ranked first, answered directly, chose, declined; the misses; two baselines
 calibrate FILE...  the same two figures at a range of thresholds, over all the files together
+train   fit the answer/choose/decline model on our own sets → faq/data/decider.json
 """
 
 from __future__ import annotations
@@ -88,6 +89,20 @@ def cmd_match(service: FaqService) -> int:
     return 0
 
 
+def cmd_train() -> int:
+    from faq.decision import FEATURES
+    from faq.normalize import DATA
+    from faq.training import train
+
+    model, note = train(DATA)
+    model.save(DATA / "decider.json", note)
+    for name, weight in zip(FEATURES, model.weights, strict=True):
+        print(f"{name:14s} {weight:+.3f}")
+    print(f"bias {model.bias:+.3f}; answer at p >= {model.answer_at}, choose at >= {model.choose_at}")
+    print(json.dumps(note))
+    return 0
+
+
 def cmd_export(service: FaqService) -> int:
     data = [
         {"id": e.id, "questions": list(e.phrasings), "answer": service.answer(e.id).text}
@@ -107,9 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     evaluate_parser.add_argument("file", type=Path)
     calibrate_parser = sub.add_parser("calibrate", help="accuracy and abstention by threshold")
     calibrate_parser.add_argument("files", type=Path, nargs="+")
+    sub.add_parser("train", help="train the answer/choose/decline model (faq/data/decider.json)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
+    if args.command == "train":
+        return cmd_train()
     service = FaqService.load()
     if args.command == "eval":
         print(

@@ -23,11 +23,12 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
+from faq.decision import Decider, Redirect, find_redirect, question_clause
 from faq.directory import Directory
 from faq.kb import Entry
 from faq.normalize import Tokenizer, normalize
@@ -66,6 +67,8 @@ class MatchResult:
     runner_up: str | None
     runner_up_score: float
     ambiguous: bool  # best and runner-up both pass and are too close to call
+    probability: float = 0.0  # the decision model's P(best is right); 0 without a model
+    redirect: str | None = None  # the question names another service (`redirects.yaml`)
 
     @property
     def choices(self) -> list[str]:
@@ -140,8 +143,12 @@ class Matcher:
         threshold: float = DEFAULT_THRESHOLD,
         margin: float = DEFAULT_MARGIN,
         match_ids: Iterable[str] | None = None,
+        decider: Decider | None = None,
+        redirects: Sequence[Redirect] = (),
     ) -> None:
         self.tokenizer = tokenizer
+        self.decider = decider
+        self.redirects = tuple(redirects)
         self.directory = directory
         self.threshold = threshold
         self.margin = margin
@@ -191,7 +198,9 @@ class Matcher:
         return tokens, text
 
     def rank(self, question: str, top: int = 5) -> list[Candidate]:
-        tokens, text = self.prepare(question)
+        return self._rank(*self.prepare(question), top=top)
+
+    def _rank(self, tokens: list[str], text: str, top: int) -> list[Candidate]:
         if all(t in _MARKERS for t in tokens):
             return []  # only numbers or place names: nothing to go on
         by_tokens = self.tokens.cosines(tokens)
@@ -218,7 +227,54 @@ class Matcher:
         ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)[:top]
         return [Candidate(i, round(s, 4)) for i, s in ranked]
 
+    def features(self, question: str) -> tuple[list[Candidate], list[float], Redirect | None]:
+        """The ranking of a question and what the decision sees of it (`decision.FEATURES`)."""
+        tokens, text = self.prepare(question)
+        ranked = self._rank(tokens, text, top=3)
+        clause = question_clause(question)
+        clause_ranked = self.rank(clause, top=1) if clause else ranked[:1]
+        words = [t for t in tokens if t not in _MARKERS]
+        unknown = sum(t not in self.tokens.idf for t in words) / len(words) if words else 1.0
+        redirect = find_redirect(self.redirects, text)
+        first = ranked[0] if ranked else Candidate("", 0.0)
+        second = ranked[1] if len(ranked) > 1 else Candidate("", 0.0)
+        clause_first = clause_ranked[0] if clause_ranked else Candidate("", 0.0)
+        values = [
+            first.score,
+            first.score - second.score,
+            second.score,
+            unknown,
+            float(clause_first.id == first.id),
+            clause_first.score,
+            math.log1p(len(words)) / 3,
+            float(redirect is not None),
+        ]
+        return ranked, values, redirect
+
     def match(self, question: str) -> MatchResult:
+        if self.decider is None:
+            return self._match_by_threshold(question)
+        ranked, values, redirect = self.features(question)
+        if not ranked:
+            return MatchResult(None, 0.0, None, None, 0.0, False, redirect=_id(redirect))
+        first = ranked[0]
+        second = ranked[1] if len(ranked) > 1 else Candidate("", 0.0)
+        action, p = self.decider.decide(values, has_second=bool(second.id))
+        if redirect is not None:
+            action = "none"  # another service: a pointer, never a guess
+        return MatchResult(
+            id=first.id if action != "none" else None,
+            score=first.score,
+            best=first.id,
+            runner_up=second.id or None,
+            runner_up_score=second.score,
+            ambiguous=action == "choose",
+            probability=round(p, 4),
+            redirect=_id(redirect),
+        )
+
+    def _match_by_threshold(self, question: str) -> MatchResult:
+        """One fixed score line and margin: the decision before there was a trained model."""
         ranked = self.rank(question, top=2)
         if not ranked:
             return MatchResult(None, 0.0, None, None, 0.0, False)
@@ -236,3 +292,7 @@ class Matcher:
             runner_up_score=second.score,
             ambiguous=ambiguous,
         )
+
+
+def _id(redirect: Redirect | None) -> str | None:
+    return redirect.id if redirect is not None else None

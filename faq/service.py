@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
+from faq.decision import Decider, load_redirects
 from faq.directory import Directory, Region
 from faq.kb import Entry, Link, load_entries
 from faq.matcher import Matcher, MatchResult
@@ -74,7 +75,14 @@ class FaqService:
     def load(cls, data_dir: Path = DATA) -> FaqService:
         entries = load_entries(data_dir / "kb.yaml")
         directory = Directory(data_dir / "directory.yaml")
-        return cls(entries, Matcher(entries, Tokenizer(data_dir), directory), directory)
+        matcher = Matcher(
+            entries,
+            Tokenizer(data_dir),
+            directory,
+            decider=Decider.load(data_dir / "decider.json"),
+            redirects=load_redirects(data_dir / "redirects.yaml"),
+        )
+        return cls(entries, matcher, directory)
 
     # -- the one entry point -----------------------------------------------------------------
 
