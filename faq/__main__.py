@@ -98,7 +98,9 @@ def cmd_train() -> int:
     model.save(DATA / "decider.json", note)
     for name, weight in zip(FEATURES, model.weights, strict=True):
         print(f"{name:14s} {weight:+.3f}")
-    print(f"bias {model.bias:+.3f}; answer at p >= {model.answer_at}, choose at >= {model.choose_at}")
+    print(
+        f"bias {model.bias:+.3f}; answer at p >= {model.answer_at}, choose at >= {model.choose_at}"
+    )
     print(json.dumps(note))
     return 0
 

@@ -20,8 +20,6 @@ from pathlib import Path
 
 import yaml
 
-from faq.normalize import normalize
-
 # What the decision sees. `unknown`: the share of the question's words that the knowledge base
 # has never seen; `clause_*`: the question's last clause (a long message's actual question)
 # ranked on its own; `redirect`: the question names a service we do not serve.

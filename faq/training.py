@@ -124,7 +124,7 @@ def examples(data_dir: Path = DATA, seed: int = 2563) -> Iterator[tuple[Matcher,
             yield matcher, question, None
             yield matcher, _noisy(question, rng), None
     full = Matcher(entries, tokenizer, directory, redirects=redirects)
-    for path in sorted(data_dir.glob("fresh*.jsonl")) + [data_dir / "tuning.jsonl"]:
+    for path in [*sorted(data_dir.glob("fresh*.jsonl")), data_dir / "tuning.jsonl"]:
         for row in read_rows(path):
             yield full, row["q"], row["id"]
 
