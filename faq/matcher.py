@@ -26,9 +26,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
+from pythainlp.util import eng_to_thai
+from rapidfuzz import fuzz, process
 
-from faq.decision import Decider, Redirect, find_redirect, question_clause
+from faq.decision import FEATURES, Decider, Redirect, find_redirect, question_clause
 from faq.directory import Directory
 from faq.kb import Entry
 from faq.normalize import Tokenizer, normalize
@@ -40,6 +41,14 @@ _MARKERS = frozenset({PROVINCE, REGION, NUMBER})
 THAI_NUMBER_WORD = re.compile(r"(?:หนึ่ง|เอ็ด|สอง|ยี่|สาม|สี่|ห้า|หก|เจ็ด|แปด|เก้า|สิบ|ร้อย|พัน|หมื่น|แสน|ล้าน)+")
 
 W_TOKENS, W_CHARS, W_FUZZ = 0.5, 0.3, 0.2
+
+# Spelling: a run of unknown Thai fragments this long or longer is compared with the vocabulary
+# and replaced at this similarity (rapidfuzz ratio, 0-100) or above.
+SPELLING_MIN_CHARS = 3
+SPELLING_CUTOFF = 80
+_THAI = re.compile(r"[\u0e00-\u0e7f]")
+# Mostly Latin letters and symbols a Thai keyboard layout puts on letter keys.
+_LATIN_LETTERS = re.compile(r"^[\x21-\x7e\s]*[a-zA-Z;',./\[\]][\x21-\x7e\s]*$")
 
 # The letter's rule: a coordinator who cannot be reached → the central coordinators.
 UNREACHABLE = re.compile(
@@ -149,6 +158,8 @@ class Matcher:
         self.tokenizer = tokenizer
         self.decider = decider
         self.redirects = tuple(redirects)
+        self._vocabulary: dict[str, str] = {}
+        self._vocabulary_keys: list[str] = []
         self.directory = directory
         self.threshold = threshold
         self.margin = margin
@@ -180,6 +191,15 @@ class Matcher:
         # A place name alone says nothing ("เที่ยวเชียงใหม่" is no coordinator question).
         self.tokens.damp([PROVINCE, REGION])
         self.grams = _Index(gram_sets, self.owners)
+        # The words a misspelling is corrected to: the indexed words and every synonym's forms.
+        self._vocabulary = {w: w for w in self.tokens.idf if len(w) >= SPELLING_MIN_CHARS}
+        self._vocabulary.update(
+            (form, canonical)
+            for form, canonical in tokenizer.synonyms.items()
+            if canonical in self.tokens.idf and len(form) >= SPELLING_MIN_CHARS and " " not in form
+        )
+        self._vocabulary = {w: c for w, c in self._vocabulary.items() if _THAI.match(w)}
+        self._vocabulary_keys = list(self._vocabulary)
 
     def prepare(self, question: str) -> tuple[list[str], str]:
         """Tokens and normalized text, with place names replaced by placeholders."""
@@ -195,7 +215,46 @@ class Matcher:
             NUMBER if t[:1].isdigit() or THAI_NUMBER_WORD.fullmatch(t) else _PLACEHOLDERS.get(t, t)
             for t in self.tokenizer.tokens(text, normalized=True)
         ]
-        return tokens, text
+        return self.correct(tokens), text
+
+    def correct(self, tokens: list[str]) -> list[str]:
+        """Chat misspellings of the knowledge base's words, mended: newmm cuts a misspelled word
+        into fragments it does not know ("พิกด", "ร หัด ผ่าน"), so each run of unknown Thai
+        fragments (alone, or with the word after it) is compared with the vocabulary by edit
+        distance and replaced when close enough."""
+        if not self._vocabulary:
+            return tokens
+        out: list[str] = []
+        i = 0
+        while i < len(tokens):
+            if tokens[i] in self.tokens.idf or not _THAI.match(tokens[i]):
+                out.append(tokens[i])
+                i += 1
+                continue
+            end = i
+            while (
+                end < len(tokens)
+                and tokens[end] not in self.tokens.idf
+                and _THAI.match(tokens[end])
+            ):
+                end += 1
+            best: tuple[float, int, str] | None = None
+            for stop in (end, end + 1) if end < len(tokens) else (end,):
+                span = "".join(tokens[i:stop])
+                if len(span) < SPELLING_MIN_CHARS:
+                    continue
+                hit = process.extractOne(
+                    span, self._vocabulary_keys, scorer=fuzz.ratio, score_cutoff=SPELLING_CUTOFF
+                )
+                if hit and (best is None or hit[1] > best[0]):
+                    best = (hit[1], stop, self._vocabulary[hit[0]])
+            if best is None:
+                out.extend(tokens[i:end])
+                i = end
+            else:
+                out.append(best[2])
+                i = best[1]
+        return out
 
     def rank(self, question: str, top: int = 5) -> list[Candidate]:
         return self._rank(*self.prepare(question), top=top)
@@ -255,6 +314,12 @@ class Matcher:
         if self.decider is None:
             return self._match_by_threshold(question)
         ranked, values, redirect = self.features(question)
+        if _LATIN_LETTERS.search(question) and values[FEATURES.index("unknown")] >= 0.5:
+            # Thai typed with the keyboard on English ("lumi,kdjk"): read it as Thai, keep it if
+            # the decision likes it better.
+            swapped = self.features(eng_to_thai(question))
+            if self.decider.probability(swapped[1]) > self.decider.probability(values):
+                ranked, values, redirect = swapped
         if not ranked:
             return MatchResult(None, 0.0, None, None, 0.0, False, redirect=_id(redirect))
         first = ranked[0]
