@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pythainlp.util import eng_to_thai
 from rapidfuzz import fuzz, process
 
-from faq.decision import FEATURES, Decider, Redirect, find_redirect, question_clause
+from faq.decision import FEATURES, Decider, Redirect, find_redirect
 from faq.directory import Directory
 from faq.kb import Entry
 from faq.normalize import Tokenizer, normalize
@@ -44,8 +44,8 @@ W_TOKENS, W_CHARS, W_FUZZ = 0.5, 0.3, 0.2
 
 # Spelling: a run of unknown Thai fragments this long or longer is compared with the vocabulary
 # and replaced at this similarity (rapidfuzz ratio, 0-100) or above.
-SPELLING_MIN_CHARS = 3
-SPELLING_CUTOFF = 80
+SPELLING_MIN_CHARS = 4
+SPELLING_CUTOFF = 85
 _THAI = re.compile(r"[\u0e00-\u0e7f]")
 # Mostly Latin letters and symbols a Thai keyboard layout puts on letter keys.
 _LATIN_LETTERS = re.compile(r"^[\x21-\x7e\s]*[a-zA-Z;',./\[\]][\x21-\x7e\s]*$")
@@ -203,7 +203,8 @@ class Matcher:
 
     def prepare(self, question: str) -> tuple[list[str], str]:
         """Tokens and normalized text, with place names replaced by placeholders."""
-        text = normalize(question)
+        # English first, so "south region" is found as ภาคใต้ like the Thai.
+        text = self.tokenizer.translate(normalize(question))
         for finder, marker in (
             (self.directory.find_province, "xprovincex"),
             (self.directory.find_region, "xregionx"),
@@ -290,21 +291,16 @@ class Matcher:
         """The ranking of a question and what the decision sees of it (`decision.FEATURES`)."""
         tokens, text = self.prepare(question)
         ranked = self._rank(tokens, text, top=3)
-        clause = question_clause(question)
-        clause_ranked = self.rank(clause, top=1) if clause else ranked[:1]
         words = [t for t in tokens if t not in _MARKERS]
         unknown = sum(t not in self.tokens.idf for t in words) / len(words) if words else 1.0
         redirect = find_redirect(self.redirects, text)
         first = ranked[0] if ranked else Candidate("", 0.0)
         second = ranked[1] if len(ranked) > 1 else Candidate("", 0.0)
-        clause_first = clause_ranked[0] if clause_ranked else Candidate("", 0.0)
         values = [
             first.score,
             first.score - second.score,
             second.score,
             unknown,
-            float(clause_first.id == first.id),
-            clause_first.score,
             math.log1p(len(words)) / 3,
             float(redirect is not None),
         ]

@@ -27,7 +27,7 @@ INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u
 # topic: dropped like particles, so they neither dilute a match nor make one.
 FILLERS = frozenset(
     {"รบกวน", "สอบถาม", "อยากทราบ", "อยาก", "ทราบ", "ไม่ทราบ", "ขอถาม", "ถาม", "หน่อย", "ด้วย"}
-    | {"คือ", "ว่า", "แบบนี้", "เอ่อ", "บอก", "ช่วงนี้", "ตอนนี้"}
+    | {"คือ", "ว่า", "แบบนี้", "เอ่อ", "บอก", "ช่วงนี้", "ตอนนี้", "ดี"}  # ดี: "ทำยังไงดีครับ"
     | {"ผม", "กระผม", "ดิฉัน", "ฉัน", "หนู"}  # who asks says nothing about what
 )
 
@@ -149,13 +149,19 @@ class Tokenizer:
     def trie(self) -> Trie:
         return Trie((set(thai_words()) | self._extra) - self._not_words)
 
-    def tokens(self, text: str, normalized: bool = False) -> list[str]:
-        text = text if normalized else normalize(text)
+    def translate(self, text: str) -> str:
+        """Multi-word synonyms joined into one word; English words replaced by the knowledge
+        base's Thai ones. `text` is normalized; the result is too (and translating it again
+        changes nothing)."""
         for form, canonical in self._phrases:
             if form in text:
                 text = text.replace(form, f" {canonical} ")
         if self._english is not None and _LATIN.search(text):
             text = self._english.sub(lambda m: f" {self._thai_for[m.group(0)]} ", text)
+        return _SPACES.sub(" ", text).strip()
+
+    def tokens(self, text: str, normalized: bool = False) -> list[str]:
+        text = self.translate(text if normalized else normalize(text))
         out: list[str] = []
         for token in word_tokenize(
             text, custom_dict=self.trie, engine="newmm", keep_whitespace=False
