@@ -12,10 +12,10 @@ import pytest
 
 from bot.config import PROJECT_ROOT
 from faq.__main__ import matcher_decision
+from faq.decision import FEATURES, SCORE_FLOOR, Decider, fit_logistic
 from faq.evaluation import Decision, evaluate, keyword_baseline
 from faq.kb import load_entries
 from faq.normalize import Tokenizer, normalize
-from faq.decision import FEATURES, SCORE_FLOOR, Decider, fit_logistic
 from faq.service import ASK_PROVINCE, REDIRECT_INTRO, Kind
 from tests.conftest import SHARED
 
