@@ -5,7 +5,7 @@ match   one question per line on stdin → {"query", "id", "score", "action", "c
         "choose" (with the offered "choices", id the first of them) or "none"
 export  the knowledge base as JSON: [{"id", "questions": [...], "answer"}]
 eval    per style: ranked first, answered directly, chose, declined; the misses; two baselines
-calibrate FILE...  the same two figures at a range of thresholds, over all the files together
+calibrate FILE...  direct answers and declines at a range of answer lines, over all the files together
 train   fit the answer/choose/decline model on our own sets → faq/data/decider.json
 """
 
@@ -16,6 +16,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from faq.evaluation import (
@@ -58,21 +59,29 @@ def cmd_eval(service: FaqService, path: Path) -> int:
 
 
 def cmd_calibrate(service: FaqService, paths: list[Path]) -> int:
+    """Direct answers and declines at a range of answer lines: the decision model's probability
+    (or, without a model, the old score threshold)."""
     rows = [row for path in paths for row in read_rows(path)]
     matcher = service.matcher
-    chosen = matcher.threshold
-    print(f"{len(rows)} questions from {len(paths)} files; threshold in use {chosen}")
+    model = matcher.decider
+    chosen = model.answer_at if model else matcher.threshold
+    name = "answer at p >=" if model else "threshold"
+    print(f"{len(rows)} questions from {len(paths)} files; {name} {chosen} in use")
     try:
         for step in range(13):
-            matcher.threshold = round(0.24 + 0.02 * step, 2)  # single-threaded CLI: safe
+            line = round((0.26 if model else 0.24) + (0.05 if model else 0.02) * step, 2)
+            if model:  # single-threaded CLI: swapping the model in place is safe
+                matcher.decider = replace(model, answer_at=line, choose_at=line)
+            else:
+                matcher.threshold = line
             score = evaluate("", matcher_decision(matcher), rows)
-            mark = " <" if matcher.threshold == chosen else ""
+            mark = " <" if line == chosen else ""
             print(
-                f"threshold {matcher.threshold:.2f}  top-1 in scope {score.accuracy:6.1%}  "
+                f"{name} {line:.2f}  answered directly {score.accuracy:6.1%}  "
                 f"abstention {score.abstention:6.1%}{mark}"
             )
     finally:
-        matcher.threshold = chosen
+        matcher.decider, matcher.threshold = model, (chosen if not model else matcher.threshold)
     return 0
 
 

@@ -294,10 +294,10 @@ def test_cli_calibrate_shows_the_trade_off_and_marks_the_threshold_in_use(tmp_pa
     rows = [{"q": "ลืมรหัสผ่านเข้าแอป", "id": "forgot-password"}, {"q": "ราคาทองวันนี้", "id": None}]
     questions.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
     lines = [
-        line for line in run_cli("calibrate", str(questions)).splitlines() if "threshold " in line
+        line for line in run_cli("calibrate", str(questions)).splitlines() if "abstention" in line
     ]
-    abstention = [float(line.split("abstention")[1].strip(" <%")) for line in lines[1:]]
-    assert len(lines) == 14 and sum(line.endswith("<") for line in lines) == 1
+    abstention = [float(line.split("abstention")[1].strip(" <%")) for line in lines]
+    assert len(lines) == 13 and sum(line.endswith("<") for line in lines) == 1
     assert abstention == sorted(abstention)  # a higher threshold never answers more
 
 
