@@ -2,7 +2,7 @@
 
 The shipped entries are kept and synthetic ones added until there are --entries of them (each
 with 8 phrasings of 3–7 real Thai dictionary words, so the indexes grow as a real KB would).
-Questions are the dev and tuning sets, cycled. Load time covers reading the YAML, building the
+Questions are the dev (if ../shared is there), tuning and styles_dev sets, cycled. Load time covers reading the YAML, building the
 tokenizer dictionary and indexing every phrasing.
 
 Last line (a contract): {"entries", "qps", "p50_ms", "p99_ms", "load_s"}
@@ -49,14 +49,27 @@ def synthesize(target: int, seed: int = 2563) -> Path:
             }
         )
     folder = Path(tempfile.mkdtemp(prefix="faq-bench-"))
-    for name in ("directory.yaml", "synonyms.yaml", "words.txt"):
+    # Everything but the knowledge base as shipped: the decision model and lexicons included.
+    for name in (
+        "directory.yaml",
+        "synonyms.yaml",
+        "words.txt",
+        "english.yaml",
+        "redirects.yaml",
+        "decider.json",
+    ):
         shutil.copy(DATA / name, folder / name)
     (folder / "kb.yaml").write_text(yaml.safe_dump(entries, allow_unicode=True), encoding="utf-8")
     return folder
 
 
 def questions() -> list[str]:
-    files = [ROOT.parent / "shared" / "faq" / "dev.jsonl", DATA / "tuning.jsonl"]
+    """The shared dev set when ../shared is there, and our own sets in every style."""
+    files = [
+        ROOT.parent / "shared" / "faq" / "dev.jsonl",
+        DATA / "tuning.jsonl",
+        DATA / "styles_dev.jsonl",
+    ]
     rows = [json.loads(line) for f in files if f.exists() for line in f.read_text().splitlines()]
     return [r["q"] for r in rows if r.get("q")]
 

@@ -1,9 +1,12 @@
 """`python -m faq match | export | eval FILE.jsonl` (output shapes are contracts).
 
-match   one question per line on stdin → {"query", "id" | null, "score"} per line, same order
+match   one question per line on stdin → {"query", "id", "score", "action", "choices"?} per line,
+        same order; id is the top topic (null when declining, as before), action is "answer",
+        "choose" (with the offered "choices", id the first of them) or "none"
 export  the knowledge base as JSON: [{"id", "questions": [...], "answer"}]
-eval    top-1 accuracy in scope, abstention out of scope, the misses, and two baselines
-calibrate FILE...  the same two figures at a range of thresholds, over all the files together
+eval    per style: ranked first, answered directly, chose, declined; the misses; two baselines
+calibrate FILE...  direct answers and declines at a range of answer lines, over all the files together
+train   fit the answer/choose/decline model on our own sets → faq/data/decider.json
 """
 
 from __future__ import annotations
@@ -13,96 +16,37 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
-from rapidfuzz import fuzz, process
-
-from faq.kb import Entry
-from faq.normalize import normalize
+from faq.evaluation import (
+    WRATIO_CUTOFF,
+    Decision,
+    evaluate,
+    keyword_baseline,
+    print_score,
+    read_rows,
+    summary,
+    wratio_baseline,
+)
+from faq.matcher import Matcher
 from faq.service import FaqService
 
-Predict = Callable[[str], str | None]
 
+def matcher_decision(matcher: Matcher) -> Callable[[str], Decision]:
+    def decide(question: str) -> Decision:
+        result = matcher.match(question)
+        return Decision(result.action, result.best, tuple(result.choices))
 
-@dataclass(frozen=True)
-class Score:
-    name: str
-    in_scope: int
-    correct: int
-    out_of_scope: int
-    abstained: int
-    misses: list[tuple[str, str | None, str | None]]  # question, expected, got
-
-    @property
-    def accuracy(self) -> float:
-        return self.correct / self.in_scope if self.in_scope else 0.0
-
-    @property
-    def abstention(self) -> float:
-        return self.abstained / self.out_of_scope if self.out_of_scope else 0.0
-
-
-def evaluate(name: str, predict: Predict, rows: list[dict]) -> Score:
-    correct = abstained = in_scope = 0
-    misses = []
-    for row in rows:
-        got = predict(row["q"])
-        if row["id"] is None:
-            abstained += got is None
-        else:
-            in_scope += 1
-            correct += got == row["id"]
-        if got != row["id"]:
-            misses.append((row["q"], row["id"], got))
-    return Score(name, in_scope, correct, len(rows) - in_scope, abstained, misses)
-
-
-def keyword_baseline(entries: list[Entry]) -> Predict:
-    """LINE OA's keyword auto-reply: answer when a known phrasing appears in the message."""
-    keys = sorted(
-        ((normalize(p), e.id) for e in entries for p in e.phrasings),
-        key=lambda item: -len(item[0]),
-    )
-
-    def predict(question: str) -> str | None:
-        text = normalize(question)
-        return next((topic for key, topic in keys if key and key in text), None)
-
-    return predict
-
-
-WRATIO_CUTOFF = 80  # rapidfuzz's usual "good match" line; no tuning for the baseline
-
-
-def wratio_baseline(entries: list[Entry], cutoff: float = WRATIO_CUTOFF) -> Predict:
-    """Plain rapidfuzz WRatio of the raw question against every raw phrasing."""
-    choices = [(p, e.id) for e in entries for p in e.phrasings]
-    texts = [c[0] for c in choices]
-
-    def predict(question: str) -> str | None:
-        hit = process.extractOne(question, texts, scorer=fuzz.WRatio, score_cutoff=cutoff)
-        return choices[hit[2]][1] if hit else None
-
-    return predict
-
-
-def print_score(score: Score, show_misses: bool) -> None:
-    print(
-        f"{score.name:28s} top-1 accuracy {score.correct}/{score.in_scope} = "
-        f"{score.accuracy:6.1%}   abstention {score.abstained}/{score.out_of_scope} = "
-        f"{score.abstention:6.1%}"
-    )
-    if show_misses:
-        for question, expected, got in score.misses:
-            print(f"    miss: {question!r}: expected {expected}, got {got}")
+    return decide
 
 
 def cmd_eval(service: FaqService, path: Path) -> int:
     rows = read_rows(path)
     entries = list(service.entries.values())
-    ours = evaluate("smartbmn matcher", lambda q: service.matcher.match(q).id, rows)
-    print(f"{path}: {ours.in_scope} in scope, {ours.out_of_scope} out of scope")
+    ours = evaluate("smartbmn matcher", matcher_decision(service.matcher), rows)
+    print(f"{path}: {ours.total.in_scope} in scope, {ours.total.out_of_scope} out of scope")
+    print("only a direct answer with the right topic counts as correct; choices are counted apart")
     print_score(ours, show_misses=True)
     print("baselines on the same knowledge base and questions:")
     print_score(evaluate("keyword auto-reply (LINE OA)", keyword_baseline(entries), rows), False)
@@ -110,39 +54,34 @@ def cmd_eval(service: FaqService, path: Path) -> int:
         evaluate(f"rapidfuzz WRatio >= {WRATIO_CUTOFF}", wratio_baseline(entries), rows), False
     )
     print_score(evaluate("rapidfuzz WRatio, no cutoff", wratio_baseline(entries, 0), rows), False)
-    print(
-        json.dumps(
-            {
-                "accuracy": round(ours.accuracy, 4),
-                "abstention": round(ours.abstention, 4),
-                "in_scope": ours.in_scope,
-                "out_of_scope": ours.out_of_scope,
-            }
-        )
-    )
+    print(json.dumps(summary(ours), ensure_ascii=False))
     return 0
 
 
-def read_rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-
-
 def cmd_calibrate(service: FaqService, paths: list[Path]) -> int:
+    """Direct answers and declines at a range of answer lines: the decision model's probability
+    (or, without a model, the old score threshold)."""
     rows = [row for path in paths for row in read_rows(path)]
     matcher = service.matcher
-    chosen = matcher.threshold
-    print(f"{len(rows)} questions from {len(paths)} files; threshold in use {chosen}")
+    model = matcher.decider
+    chosen = model.answer_at if model else matcher.threshold
+    name = "answer at p >=" if model else "threshold"
+    print(f"{len(rows)} questions from {len(paths)} files; {name} {chosen} in use")
     try:
         for step in range(13):
-            matcher.threshold = round(0.24 + 0.02 * step, 2)  # single-threaded CLI: safe
-            score = evaluate("", lambda q: matcher.match(q).id, rows)
-            mark = " <" if matcher.threshold == chosen else ""
+            line = round((0.26 if model else 0.24) + (0.05 if model else 0.02) * step, 2)
+            if model:  # single-threaded CLI: swapping the model in place is safe
+                matcher.decider = replace(model, answer_at=line, choose_at=line)
+            else:
+                matcher.threshold = line
+            score = evaluate("", matcher_decision(matcher), rows)
+            mark = " <" if line == chosen else ""
             print(
-                f"threshold {matcher.threshold:.2f}  top-1 in scope {score.accuracy:6.1%}  "
+                f"{name} {line:.2f}  answered directly {score.accuracy:6.1%}  "
                 f"abstention {score.abstention:6.1%}{mark}"
             )
     finally:
-        matcher.threshold = chosen
+        matcher.decider, matcher.threshold = model, (chosen if not model else matcher.threshold)
     return 0
 
 
@@ -150,10 +89,28 @@ def cmd_match(service: FaqService) -> int:
     for line in sys.stdin:
         query = line.rstrip("\n")
         result = service.matcher.match(query)
-        print(
-            json.dumps({"query": query, "id": result.id, "score": result.score}, ensure_ascii=False)
-        )
+        top = result.best if result.action != "none" else None  # null still means "declined"
+        row = {"query": query, "id": top, "score": result.score, "action": result.action}
+        if result.action == "choose":
+            row["choices"] = result.choices
+        print(json.dumps(row, ensure_ascii=False))
         sys.stdout.flush()
+    return 0
+
+
+def cmd_train() -> int:
+    from faq.decision import FEATURES
+    from faq.normalize import DATA
+    from faq.training import train
+
+    model, note = train(DATA)
+    model.save(DATA / "decider.json", note)
+    for name, weight in zip(FEATURES, model.weights, strict=True):
+        print(f"{name:14s} {weight:+.3f}")
+    print(
+        f"bias {model.bias:+.3f}; answer at p >= {model.answer_at}, choose at >= {model.choose_at}"
+    )
+    print(json.dumps(note))
     return 0
 
 
@@ -176,9 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     evaluate_parser.add_argument("file", type=Path)
     calibrate_parser = sub.add_parser("calibrate", help="accuracy and abstention by threshold")
     calibrate_parser.add_argument("files", type=Path, nargs="+")
+    sub.add_parser("train", help="train the answer/choose/decline model (faq/data/decider.json)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
+    if args.command == "train":
+        return cmd_train()
     service = FaqService.load()
     if args.command == "eval":
         print(

@@ -27,7 +27,7 @@ INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u
 # topic: dropped like particles, so they neither dilute a match nor make one.
 FILLERS = frozenset(
     {"รบกวน", "สอบถาม", "อยากทราบ", "อยาก", "ทราบ", "ไม่ทราบ", "ขอถาม", "ถาม", "หน่อย", "ด้วย"}
-    | {"คือ", "ว่า", "แบบนี้", "เอ่อ", "บอก", "ช่วงนี้", "ตอนนี้"}
+    | {"คือ", "ว่า", "แบบนี้", "เอ่อ", "บอก", "ช่วงนี้", "ตอนนี้", "ดี"}  # ดี: "ทำยังไงดีครับ"
     | {"ผม", "กระผม", "ดิฉัน", "ฉัน", "หนู"}  # who asks says nothing about what
 )
 
@@ -85,6 +85,7 @@ _DOTS_IN_ABBREVIATIONS = re.compile(
 )  # จปฐ. รพ.สต. lose their dots; 12.5 keeps
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")  # 38,000 → 38000
 _SPACES = re.compile(r"\s+")
+_LATIN = re.compile(r"[a-z]")
 
 
 def normalize(text: str) -> str:
@@ -100,6 +101,20 @@ def normalize(text: str) -> str:
     # combining marks (M*) and stay.
     text = "".join(" " if unicodedata.category(ch)[0] in "PS" else ch for ch in text)
     return _SPACES.sub(" ", text).strip()
+
+
+def _load_english(path: Path) -> tuple[re.Pattern[str] | None, dict[str, str]]:
+    """English words → the Thai words of the knowledge base, as one regex over whole words."""
+    if not path.exists():
+        return None, {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    thai_for: dict[str, str] = {}
+    for thai, forms in data.items():
+        for form in forms:
+            thai_for[normalize(str(form))] = "" if thai == "_drop" else str(thai)
+    # Longest first, so "head of household" wins over "head"; Latin letters must not touch.
+    alternatives = "|".join(re.escape(f) for f in sorted(thai_for, key=len, reverse=True))
+    return re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])"), thai_for
 
 
 def _load_synonyms(path: Path) -> dict[str, str]:
@@ -128,16 +143,25 @@ class Tokenizer:
             key=lambda item: -len(item[0]),
         )
         self._extra = set(extra_words) | words | {s for s in self.synonyms if " " not in s}
+        self._english, self._thai_for = _load_english(data_dir / "english.yaml")
 
     @cached_property
     def trie(self) -> Trie:
         return Trie((set(thai_words()) | self._extra) - self._not_words)
 
-    def tokens(self, text: str, normalized: bool = False) -> list[str]:
-        text = text if normalized else normalize(text)
+    def translate(self, text: str) -> str:
+        """Multi-word synonyms joined into one word; English words replaced by the knowledge
+        base's Thai ones. `text` is normalized; the result is too (and translating it again
+        changes nothing)."""
         for form, canonical in self._phrases:
             if form in text:
                 text = text.replace(form, f" {canonical} ")
+        if self._english is not None and _LATIN.search(text):
+            text = self._english.sub(lambda m: f" {self._thai_for[m.group(0)]} ", text)
+        return _SPACES.sub(" ", text).strip()
+
+    def tokens(self, text: str, normalized: bool = False) -> list[str]:
+        text = self.translate(text if normalized else normalize(text))
         out: list[str] = []
         for token in word_tokenize(
             text, custom_dict=self.trie, engine="newmm", keep_whitespace=False

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
+from faq.decision import Decider, load_redirects
 from faq.directory import Directory, Region
 from faq.kb import Entry, Link, load_entries
 from faq.matcher import Matcher, MatchResult
@@ -28,6 +29,9 @@ NO_MATCH = (
     "ขออภัยครับ ผมยังไม่มีคำตอบที่ตรงกับคำถามนี้ 🙏\n"
     'ได้บันทึกคำถามไว้ให้เจ้าหน้าที่ตรวจสอบแล้ว หากต้องการให้เจ้าหน้าที่ช่วย กด "แจ้งปัญหา" '
     f"หรือติดต่อ Call Desk {CALL_DESK}"
+)
+REDIRECT_INTRO = (
+    "ช่องทางนี้ให้บริการเรื่องการจัดเก็บข้อมูล จปฐ. ปี 2563 และแอป Smart Survey ครับ ผมจึงตอบเรื่องนี้ไม่ได้"
 )
 CHOOSE = "ขอโทษครับ ผมไม่แน่ใจว่าหมายถึงเรื่องไหน กรุณาเลือกหัวข้อที่ตรงที่สุดครับ"
 WRONG_ANSWER = "ขออภัยที่ตอบไม่ตรงคำถามครับ 🙏 ได้บันทึกไว้ให้เจ้าหน้าที่ปรับปรุงแล้ว"
@@ -58,6 +62,11 @@ class Reply:
     choices: tuple[tuple[str, str, str], ...] = ()
     links: tuple[Link, ...] = field(default=())
 
+    @property
+    def action(self) -> str:
+        """The `python -m faq match` word for what this reply does: answer | choose | none."""
+        return {Kind.ANSWER: "answer", Kind.CHOOSE: "choose"}.get(self.kind, "none")
+
 
 def _people(title: str, people: list[str]) -> str:
     return title + "\n" + "\n".join(f"• {p}" for p in people)
@@ -74,7 +83,14 @@ class FaqService:
     def load(cls, data_dir: Path = DATA) -> FaqService:
         entries = load_entries(data_dir / "kb.yaml")
         directory = Directory(data_dir / "directory.yaml")
-        return cls(entries, Matcher(entries, Tokenizer(data_dir), directory), directory)
+        matcher = Matcher(
+            entries,
+            Tokenizer(data_dir),
+            directory,
+            decider=Decider.load(data_dir / "decider.json"),
+            redirects=load_redirects(data_dir / "redirects.yaml"),
+        )
+        return cls(entries, matcher, directory)
 
     # -- the one entry point -----------------------------------------------------------------
 
@@ -85,7 +101,7 @@ class FaqService:
         if result.id is None:
             return Reply(
                 Kind.UNKNOWN,
-                NO_MATCH,
+                self._redirect_text(result.redirect) or NO_MATCH,
                 score=result.score,
                 runner_up=result.best,
                 runner_up_score=result.score,
@@ -97,6 +113,11 @@ class FaqService:
             runner_up=result.runner_up,
             runner_up_score=result.runner_up_score,
         )
+
+    def _redirect_text(self, redirect_id: str | None) -> str | None:
+        """A question about another service: what this line serves, and where to turn."""
+        redirect = next((r for r in self.matcher.redirects if r.id == redirect_id), None)
+        return f"{REDIRECT_INTRO}\n{redirect.text}" if redirect else None
 
     def answer(
         self, topic: str, question: str = "", registered_province: str | None = None
@@ -174,5 +195,19 @@ class FaqService:
         else:
             region = self.directory.regions[found.name]
         if region is None:
-            return "\n\n".join(self._region_block(r) for r in self.directory.regions.values())
+            return self.all_regions_text()
         return self._region_block(region)
+
+    def all_regions_text(self) -> str:
+        """No region or province known: one contact per region, and how to get the full list
+        (all 12 names at once made a 620-character answer nobody reads)."""
+        lines = [
+            f"• {r.name}: {r.coordinators[0].line()}"
+            for r in self.directory.regions.values()
+            if r.coordinators
+        ]
+        return (
+            "ผู้ประสานงานระดับภาค (ภาคละหนึ่งท่าน)\n"
+            + "\n".join(lines)
+            + '\nพิมพ์ชื่อภาคหรือจังหวัด เช่น "ผู้ประสานงานภาคใต้" เพื่อดูรายชื่อทั้งหมดของภาคนั้นครับ'
+        )
