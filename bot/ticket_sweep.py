@@ -25,7 +25,10 @@ def sweep_tickets(rt: Runtime, now: datetime | None = None, send: bool = True) -
         with transaction(rt.sessions) as session:
             result = sweep(session, now, rt.timings)
             rows = [
-                OutboundMessage(user_id=n.to, messages=render(session, n, rt.faq.labels, rt.media))
+                OutboundMessage(
+                    user_id=n.to,
+                    messages=render(session, n, rt.faq.labels, rt.media, rt.timings.close_after),
+                )
                 for n in result.notices
             ]
             session.add_all(rows)

@@ -32,10 +32,13 @@ def thai_datetime(moment: datetime) -> str:
 
 
 def thai_duration(seconds: float) -> str:
-    """ "30 นาที", "1 ชั่วโมง 30 นาที"; under a minute in seconds (never "0 นาที")."""
+    """ "30 นาที", "1 ชั่วโมง 30 นาที", "3 วัน"; under a minute in seconds (never "0 นาที")."""
     if seconds < 60:
         return f"{max(1, math.ceil(seconds))} วินาที"
     minutes = round(seconds / 60)
+    days, rest_of_day = divmod(minutes, 24 * 60)
+    if days and not rest_of_day:
+        return f"{days} วัน"
     if minutes < 60:
         return f"{minutes} นาที"
     hours, rest = divmod(minutes, 60)

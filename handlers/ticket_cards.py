@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from common.messages import Message, quick_postback, text
-from common.thaidate import thai_datetime
+from common.thaidate import thai_datetime, thai_duration
 from handlers.context import ImageLinks
 from ticketing.models import Ticket, Volunteer
 from ticketing.service import Notice, image_ids
@@ -48,7 +49,7 @@ def image_message(url: str) -> Message:
 def coordinator_card(
     ticket: Ticket,
     kind: str,
-    labels: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None,
     district: str | None = None,
     screenshots: int = 0,
     screenshot_url: str | None = None,
@@ -104,14 +105,15 @@ def coordinator_card(
     return {"type": "flex", "altText": f"{title}: {description[:60]}", "contents": bubble}
 
 
-def rating_message(ticket: Ticket, resolution: str) -> Message:
+def rating_message(ticket: Ticket, resolution: str, reopen_within: timedelta) -> Message:
     stars = [
         quick_postback(f"{'⭐' * n} {n}", f"action=rate&t={ticket.id}&r={n}", f"ให้คะแนน {n}/5")
         for n in range(5, 0, -1)
     ]
     return text(
         f"เรื่อง {ticket.number} ได้รับการแก้ไขแล้วครับ\nผลการแก้ไข: {resolution}\n\n"
-        "หากยังมีปัญหา พิมพ์ตอบกลับได้ภายใน 3 วัน เรื่องจะถูกเปิดอีกครั้ง\n"
+        f"หากยังมีปัญหา พิมพ์ตอบกลับได้ภายใน {thai_duration(reopen_within.total_seconds())} "
+        "เรื่องจะถูกเปิดอีกครั้ง\n"
         "กรุณาให้คะแนนการช่วยเหลือครั้งนี้ด้วยครับ",
         stars,
     )
@@ -120,11 +122,13 @@ def rating_message(ticket: Ticket, resolution: str) -> Message:
 def render(
     session: Session,
     notice: Notice,
-    labels: Mapping[str, str] | None = None,
-    media: ImageLinks | None = None,
+    labels: Mapping[str, str] | None,
+    media: ImageLinks | None,
+    reopen_within: timedelta,
 ) -> list[Message]:
     """`labels`: FAQ topic id → Thai label, for the card's category; `media`: links to the
-    ticket's screenshots (without it, cards and relays go out as text only)."""
+    ticket's screenshots (without it, cards and relays go out as text only); `reopen_within`:
+    how long a resolved ticket reopens on a message (`Timings.close_after`)."""
     ticket = session.get(Ticket, notice.ticket_id)
     assert ticket is not None
     answer_button = [quick_postback("ตอบกลับ", f"action=reply&t={ticket.id}", "ตอบกลับ")]
@@ -166,5 +170,5 @@ def render(
                 text(f"ผู้ประสานงาน {notice.text} รับเรื่อง {ticket.number} แล้วครับ จะติดต่อกลับทางแชตนี้")
             ]
         case "resolved":
-            return [rating_message(ticket, notice.text)]
+            return [rating_message(ticket, notice.text, reopen_within)]
     raise ValueError(f"unknown notice kind {notice.kind!r}")

@@ -100,7 +100,11 @@ def facts(ctx: EventContext) -> c.Facts:
     person = service.volunteer(ctx.session, ctx.user_id)
     learn_name(ctx, person)
     coordinator = service.coordinator_for(ctx.session, ctx.user_id) is not None
-    ticket = None if coordinator else service.active_ticket(ctx.session, ctx.user_id)
+    ticket = (
+        None
+        if coordinator
+        else service.active_ticket(ctx.session, ctx.user_id, ctx.services.timings.close_after)
+    )
     return c.Facts(person.province, coordinator, ticket.id if ticket else None)
 
 
@@ -172,7 +176,8 @@ def handle_follow(ctx: EventContext) -> None:
 def send(ctx: EventContext, notices: list[Notice]) -> None:
     labels = ctx.services.faq.labels
     for notice in notices:
-        ctx.push(notice.to, *render(ctx.session, notice, labels, ctx.services.media))
+        reopen = ctx.services.timings.close_after
+        ctx.push(notice.to, *render(ctx.session, notice, labels, ctx.services.media, reopen))
 
 
 def _user(ctx: EventContext) -> str:

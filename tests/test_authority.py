@@ -227,3 +227,26 @@ def test_staff_list_the_unattended_tickets(runtime, app):
     link(runtime, CENTRAL, "central")
     with runtime.sessions() as session:
         assert service.unattended_tickets(session) == []
+
+
+# -- the reopen window follows TICKET_CLOSE_AFTER -----------------------------------------------
+
+
+def test_the_reopen_window_and_its_words_follow_the_close_setting(runtime, bot, sim):
+    from dataclasses import replace
+
+    runtime.settings = replace(runtime.settings, ticket_close_after_s=2 * 3600)
+    runtime.__dict__.pop("timings", None)
+    link(runtime, PROVINCE, "province", "สุราษฎร์ธานี")
+    opened = report(runtime, sim)
+    tap(sim, PROVINCE, f"action=claim&t={opened.id}")
+    tap(sim, PROVINCE, f"action=resolve&t={opened.id}")
+    sim_send(sim[1].url, user=PROVINCE, text="รีเซ็ตรหัสผ่านให้แล้วครับ")
+    rating = sim_messages(sim[1].url, VOLUNTEER)[-1]["text"]
+    assert "ภายใน 2 ชั่วโมง" in rating and "3 วัน" not in rating
+
+    # Three hours after resolution the ticket no longer reopens: the message is read afresh.
+    with transaction(runtime.sessions) as session:
+        session.get(Ticket, opened.id).resolved_at = utcnow() - timedelta(hours=3)
+    sim_send(sim[1].url, user=VOLUNTEER, text="ยังเป็นอยู่ครับ")
+    assert state_of(runtime, opened.id).state == TicketState.RESOLVED

@@ -43,7 +43,6 @@ INVITE_TTL = timedelta(hours=24)
 # Wrong invite codes a LINE user may try in a window before every try is refused: a code has
 # 48 random bits, so this only stops a script, never a person who mistyped twice.
 LINK_TRIES, LINK_WINDOW = 5, timedelta(hours=1)
-REOPEN_WITHIN = timedelta(days=3)
 # A conversation step left alone this long is over: a coordinator's forgotten ตอบกลับ must not
 # send tomorrow's unrelated text to a volunteer, nor a stale report swallow a new question.
 FLOW_TTL = timedelta(hours=2)
@@ -403,10 +402,12 @@ def tickets_of(session: Session, user_id: str, limit: int = 5) -> list[Ticket]:
     )
 
 
-def active_ticket(session: Session, user_id: str, now: datetime | None = None) -> Ticket | None:
+def active_ticket(
+    session: Session, user_id: str, reopen_within: timedelta, now: datetime | None = None
+) -> Ticket | None:
     """The volunteer's ticket that their next message belongs to: still open (waiting for a
-    coordinator or being handled), or resolved less than three days ago (a message then
-    reopens it)."""
+    coordinator or being handled), or resolved less than `reopen_within` ago (a message then
+    reopens it; the sweep closes it after the same time, `Timings.close_after`)."""
     now = now or utcnow()
     for ticket in tickets_of(session, user_id, limit=3):
         if ticket.state in TicketState.OPEN:
@@ -414,7 +415,7 @@ def active_ticket(session: Session, user_id: str, now: datetime | None = None) -
         if (
             ticket.state == TicketState.RESOLVED
             and ticket.resolved_at
-            and (now - ticket.resolved_at < REOPEN_WITHIN)
+            and (now - ticket.resolved_at < reopen_within)
         ):
             return ticket
     return None
