@@ -17,6 +17,7 @@ from sqlalchemy import select
 from bot.db import transaction
 from common.tables import utcnow
 from tests.conftest import sim_messages, sim_send
+from tests.test_tickets import link
 from ticketing import service
 from ticketing.models import Ticket, TicketEvent, TicketState
 
@@ -25,15 +26,6 @@ PROVINCE = "U" + "b2" * 16
 REGION = "U" + "c3" * 16
 REGION_2 = "U" + "d4" * 16
 CENTRAL = "U" + "e5" * 16
-
-
-def link(runtime, user_id: str, level: str, province=None, region=None, name="ผู้ประสานงาน"):
-    with transaction(runtime.sessions) as session:
-        code = service.invite_coordinator(
-            session, runtime.faq.directory, name, level, province, region
-        )
-    with transaction(runtime.sessions) as session:
-        service.link_coordinator(session, user_id, code)
 
 
 def report(runtime, sim, province="สุราษฎร์ธานี", user=VOLUNTEER) -> Ticket:
