@@ -90,9 +90,11 @@ class Directory:
         norm = normalize(text)
         for form, province in self._province_forms:
             at = norm.find(form)
+            if at < 0:
+                continue
             # Short names ("ตาก", "เลย") are everyday words too: only after "จังหวัด"/"จ".
             before = norm[:at].rstrip()
-            if at >= 0 and (len(form) >= 4 or norm == form or before.endswith(("จังหวัด", "จ"))):
+            if len(form) >= 4 or norm == form or before.endswith(("จังหวัด", "จ")):
                 return Found(province, at, at + len(form))
         return self._fuzzy_province(norm)
 

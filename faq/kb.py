@@ -40,8 +40,13 @@ class KnowledgeBaseError(ValueError):
     pass
 
 
+# libyaml's safe loader when PyYAML was built with it: the same data, read ~10x faster (a
+# 300-entry knowledge base took a quarter of the load time in the pure-Python parser).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_entries(path: Path = DATA / "kb.yaml") -> list[Entry]:
-    rows = yaml.safe_load(path.read_text(encoding="utf-8"))
+    rows = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     if not isinstance(rows, list):
         raise KnowledgeBaseError(f"{path}: expected a list of entries")
     entries = []

@@ -20,6 +20,7 @@ Built once; read-only afterwards, so one instance serves all threads.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import defaultdict
@@ -143,6 +144,21 @@ class _Index:
         return {d: dot / (q_norm * self.norms[d]) for d, dot in dots.items()}
 
 
+def _by_reachable_length(words: list[str]) -> dict[int, list[str]]:
+    """Span length → the words (in `words` order) whose length allows a `fuzz.ratio` of
+    `SPELLING_CUTOFF` with it: a ratio is at most 200·min(a, b)/(a + b), so a 4-letter span never
+    reaches a 12-letter word. Built once, so a question compares a few hundred words, not all."""
+    if not words:
+        return {}
+    lengths = [len(w) for w in words]
+    reachable: dict[int, list[str]] = {}
+    for span in range(SPELLING_MIN_CHARS, 2 * max(lengths) + 1):
+        # One point of slack against rounding: a word kept in vain costs a comparison, nothing more.
+        ok = {n for n in set(lengths) if 200 * min(span, n) / (span + n) >= SPELLING_CUTOFF - 1}
+        reachable[span] = [w for w, n in zip(words, lengths, strict=True) if n in ok]
+    return reachable
+
+
 class Matcher:
     def __init__(
         self,
@@ -160,6 +176,7 @@ class Matcher:
         self.redirects = tuple(redirects)
         self._vocabulary: dict[str, str] = {}
         self._vocabulary_keys: list[str] = []
+        self._vocabulary_by_length: dict[int, list[str]] = {}
         self.directory = directory
         self.threshold = threshold
         self.margin = margin
@@ -191,6 +208,9 @@ class Matcher:
         # A place name alone says nothing ("เที่ยวเชียงใหม่" is no coordinator question).
         self.tokens.damp([PROVINCE, REGION])
         self.grams = _Index(gram_sets, self.owners)
+        self._doc_requires = {
+            d: self.requires[owner] for d, owner in enumerate(self.owners) if owner in self.requires
+        }
         # The words a misspelling is corrected to: the indexed words and every synonym's forms.
         self._vocabulary = {w: w for w in self.tokens.idf if len(w) >= SPELLING_MIN_CHARS}
         self._vocabulary.update(
@@ -200,6 +220,7 @@ class Matcher:
         )
         self._vocabulary = {w: c for w, c in self._vocabulary.items() if _THAI.match(w)}
         self._vocabulary_keys = list(self._vocabulary)
+        self._vocabulary_by_length = _by_reachable_length(self._vocabulary_keys)
 
     def prepare(self, question: str) -> tuple[list[str], str]:
         """Tokens and normalized text, with place names replaced by placeholders."""
@@ -244,8 +265,12 @@ class Matcher:
                 span = "".join(tokens[i:stop])
                 if len(span) < SPELLING_MIN_CHARS:
                     continue
+                # Only the words whose length lets them reach the cutoff, in vocabulary order.
                 hit = process.extractOne(
-                    span, self._vocabulary_keys, scorer=fuzz.ratio, score_cutoff=SPELLING_CUTOFF
+                    span,
+                    self._vocabulary_by_length.get(len(span), ()),
+                    scorer=fuzz.ratio,
+                    score_cutoff=SPELLING_CUTOFF,
                 )
                 if hit and (best is None or hit[1] > best[0]):
                     best = (hit[1], stop, self._vocabulary[hit[0]])
@@ -266,17 +291,20 @@ class Matcher:
         by_tokens = self.tokens.cosines(tokens)
         by_grams = self.grams.cosines(trigrams(text))
         present = set(tokens)
-        docs = [
-            d
-            for d in set(by_tokens) | set(by_grams)
-            if self.requires.get(self.owners[d], present) & present
-        ]
+        # Only the few documents of entries with `requires_any` can be ruled out; the rest pass.
+        blocked = {d for d, needs in self._doc_requires.items() if not needs & present}
+        docs = set(by_tokens) | set(by_grams)
+        no_tokens, no_grams = W_TOKENS * 0.0, W_CHARS * 0.0
         partial = {
-            d: W_TOKENS * by_tokens.get(d, 0.0) + W_CHARS * by_grams.get(d, 0.0) for d in docs
+            d: (W_TOKENS * by_tokens[d] if d in by_tokens else no_tokens)
+            + (W_CHARS * by_grams[d] if d in by_grams else no_grams)
+            for d in docs
+            if d not in blocked
         }
         query = " ".join(tokens)
         best: dict[str, float] = {}
-        for d in sorted(partial, key=partial.__getitem__, reverse=True)[:FUZZ_TOP_DOCS]:
+        # nlargest is sorted(..., reverse=True)[:n], ties included, without sorting every document.
+        for d in heapq.nlargest(FUZZ_TOP_DOCS, partial, key=partial.__getitem__):
             fuzzy = fuzz.token_set_ratio(query, self.doc_tokens[d]) / 100
             score = partial[d] + W_FUZZ * fuzzy
             owner = self.owners[d]
