@@ -65,6 +65,14 @@ class Accepted:
     user_id: str | None
     payload: dict[str, Any]  # the event, cleaned
 
+    @property
+    def source_key(self) -> str | None:
+        """The chat the event belongs to: its group or room, else its user (ids already checked
+        here; LINE's differ by their first letter, C…, R…, U…, so the id alone is the key).
+        None: no source, the event is a queue of its own."""
+        source = self.payload.get("source") or {}
+        return source.get("groupId") or source.get("roomId") or source.get("userId")
+
 
 @dataclass(frozen=True)
 class Refused:

@@ -64,20 +64,6 @@ def event_kind(payload: dict[str, Any]) -> str:
     return kind
 
 
-def source_key(event: dict[str, Any]) -> str | None:
-    """The chat an event belongs to: its group or room, else its user. LINE's ids differ by
-    their first letter (C…, R…, U…), so the id alone is the key. None: no usable source, the
-    event is a queue of its own."""
-    source = event.get("source")
-    if not isinstance(source, dict):
-        return None
-    for field in ("groupId", "roomId", "userId"):
-        value = source.get(field)
-        if isinstance(value, str) and 0 < len(value) <= 64:
-            return value
-    return None
-
-
 # -- storing --------------------------------------------------------------------------------
 
 
@@ -138,7 +124,7 @@ def store_events(conn: Connection, events: Iterable[Any]) -> list[int]:
                 "webhook_event_id": event.event_id,
                 "event_type": event.event_type,
                 "user_id": event.user_id,
-                "source_key": None if refused else source_key(event.payload),
+                "source_key": None if refused else event.source_key,
                 "payload": {"type": event.event_type} if refused else event.payload,
                 "received_at": utcnow(),
                 "attempts": 0,
