@@ -12,9 +12,12 @@ from common.messages import Message, quick_postback, text
 from common.thaidate import thai_datetime, thai_duration
 from handlers.context import ImageLinks
 from ticketing.models import Ticket, Volunteer
-from ticketing.service import Notice, image_ids
+from ticketing.service import LEVEL_WORDS, Notice, image_ids
 
-LEVEL_NAMES = {"province": "ระดับจังหวัด", "region": "ระดับภาค", "central": "ส่วนกลาง"}
+# "ระดับจังหวัด", "ระดับภาค", "ส่วนกลาง": from the domain's one list of level words.
+LEVEL_NAMES = {
+    level: word if level == "central" else "ระดับ" + word for level, word in LEVEL_WORDS.items()
+}
 TITLES = {
     "new": "เรื่องใหม่",
     "escalated": "ส่งต่อถึงท่าน",
