@@ -17,12 +17,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from datetime import datetime
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, or_, update
 
-from bot.db import claim, transaction
+from bot.db import write_lock
 from bot.line_client import LineRejected, LineUnavailable
 from bot.models import OutboundMessage, utcnow
 from common.messages import batches, fit_for_line
@@ -33,35 +34,85 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+_rows = OutboundMessage.__table__
+
+
 def part_retry_key(retry_key: str, part: int) -> str:
     """Retry key of the n-th request of one outbox row: stable, derived from the stored key."""
     return retry_key if part == 0 else str(uuid.uuid5(uuid.UUID(retry_key), str(part)))
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """An outbox row this worker holds, with what sending it needs."""
+
+    id: int
+    user_id: str
+    messages: list[Any]
+    retry_key: str
+    reply_token: str | None  # not in the row any more: see `deliver`
+    reply_token_at: datetime | None
+
+    @classmethod
+    def of(cls, row: OutboundMessage, reply_token: str | None) -> Outgoing:
+        return cls(
+            row.id, row.user_id, row.messages, row.retry_key, reply_token, row.reply_token_at
+        )
+
+
+_CLAIM_ROW = (
+    update(_rows)
+    .where(
+        _rows.c.id == bindparam("pk"),
+        _rows.c.status == "pending",
+        or_(_rows.c.claimed_at.is_(None), _rows.c.claimed_at < bindparam("stale_before")),
+    )
+    .values(claimed_at=bindparam("now"), attempts=_rows.c.attempts + 1)
+    .returning(
+        _rows.c.user_id,
+        _rows.c.messages,
+        _rows.c.retry_key,
+        _rows.c.reply_token,
+        _rows.c.reply_token_at,
+    )
+)
+# Forget the token before using it: after a crash we push rather than trust a token that may
+# already be spent.
+_FORGET_TOKEN = update(_rows).where(_rows.c.id == bindparam("pk")).values(reply_token=None)
+
+
 def deliver(rt: Runtime, outbox_id: int, now: datetime | None = None) -> str | None:
-    """Send one outbox row; returns its new status, or None if another worker has it."""
+    """Claim one outbox row and send it; returns its new status, or None if another worker has
+    it. (The worker that handled an event holds its answers already and calls `send`.)"""
+    now = now or utcnow()
+    with write_lock(rt.engine), rt.engine.begin() as conn:
+        row = conn.execute(
+            _CLAIM_ROW,
+            {
+                "pk": outbox_id,
+                "now": now,
+                "stale_before": now - timedelta(seconds=rt.settings.event_lease_s),
+            },
+        ).first()
+        if row is None:
+            return None
+        if row.reply_token is not None:
+            conn.execute(_FORGET_TOKEN, {"pk": outbox_id})
+    outgoing = Outgoing(
+        outbox_id, row.user_id, row.messages, row.retry_key, row.reply_token, row.reply_token_at
+    )
+    return send(rt, outgoing, now)
+
+
+def send(rt: Runtime, out: Outgoing, now: datetime | None = None) -> str:
+    """Send a held outbox row to LINE (no transaction open), then record how it went."""
     now = now or utcnow()
     max_age_s = rt.settings.reply_token_max_age_s
-    with transaction(rt.sessions) as session:
-        if not claim(
-            session,
-            OutboundMessage,
-            outbox_id,
-            now,
-            rt.settings.event_lease_s,
-            OutboundMessage.status == "pending",
-        ):
-            return None
-        row = session.get(OutboundMessage, outbox_id)
-        assert row is not None
-        reply_token = row.reply_token
-        age_s = (now - row.reply_token_at).total_seconds() if row.reply_token_at else None
-        fresh = reply_token is not None and age_s is not None and age_s < max_age_s
-        # Forget the token before using it: after a crash we push rather than trust a token
-        # that may already be spent.
-        row.reply_token = None
-        user_id, retry_key = row.user_id, row.retry_key
-        parts = batches(fit_for_line(row.messages))
+    reply_token = out.reply_token
+    age_s = (now - out.reply_token_at).total_seconds() if out.reply_token_at else None
+    fresh = reply_token is not None and age_s is not None and age_s < max_age_s
+    parts = batches(fit_for_line(out.messages))
+    user_id, retry_key, outbox_id = out.user_id, out.retry_key, out.id
 
     via = "push"
     try:
@@ -104,7 +155,5 @@ def _finish(
         values.update(sent_via=via, sent_at=utcnow())
     if release:
         values["claimed_at"] = None
-    with transaction(rt.sessions) as session:
-        session.execute(
-            update(OutboundMessage).where(OutboundMessage.id == outbox_id).values(**values)
-        )
+    with write_lock(rt.engine), rt.engine.begin() as conn:
+        conn.execute(update(_rows).where(_rows.c.id == outbox_id).values(**values))
