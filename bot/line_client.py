@@ -120,6 +120,8 @@ class LineClient:
         config = Configuration(host=base_url, access_token=access_token)
         config.retries = urllib3.Retry(total=0, redirect=0, raise_on_status=False)
         self._api_client = ApiClient(config)
+        self._api_base = (base_url or "https://api.line.me").rstrip("/")
+        self._authorization = f"Bearer {access_token}"
         self._api = MessagingApi(self._api_client)
         self._blob = MessagingApiBlob(self._api_client)
         # Statistics come from the SDK's insight package, with its own client classes.
@@ -184,7 +186,31 @@ class LineClient:
         except ApiException as exc:  # only 409 escapes _call
             accepted = (exc.headers or {}).get("x-line-accepted-request-id")
             return SendResult(409, accepted, already_accepted=True)
+        if hasattr(response, "getheader"):  # a raw response of `_post`
+            return SendResult(response.status, response.getheader("x-line-request-id"))
         return SendResult(response.status_code, response.headers.get("x-line-request-id"))
+
+    def _post(self, path: str, body: dict[str, Any], retry_key: str | None = None) -> Any:
+        """POST a LINE-shaped JSON body through the SDK's HTTP client (its connection pool, its
+        exceptions), not through its API methods: for the sends, their argument validation and
+        model serialisation cost more CPU than the request itself (profiled: ~1.4 ms of a
+        worker's 6.6 ms per answer). The body is checked first with the SDK's model
+        (`_build`, 0.1 ms), so what the SDK refuses is still never sent."""
+        headers = {
+            **self._api_client.default_headers,
+            "Content-Type": "application/json",
+            "Authorization": self._authorization,
+        }
+        if retry_key is not None:
+            headers["X-Line-Retry-Key"] = retry_key
+        try:
+            return self._api_client.rest_client.post_request(
+                self._api_base + path, headers=headers, body=body, _request_timeout=self._timeout
+            )
+        except ApiException as exc:
+            if isinstance(exc.body, bytes):  # as the SDK's own calls leave it
+                exc.body = exc.body.decode("utf-8", "replace")
+            raise
 
     @staticmethod
     def _build(model: Any, body: dict[str, Any]) -> Any:
@@ -212,17 +238,14 @@ class LineClient:
         after an unknown attempt, the token was spent by that attempt, whose response was lost —
         LINE delivered it, and the result says `already_accepted`.
         """
-        request = self._build(
-            ReplyMessageRequest, {"replyToken": reply_token, "messages": messages}
-        )
+        body = {"replyToken": reply_token, "messages": messages}
+        self._build(ReplyMessageRequest, body)
         unknown = {"before": False, "now": False}
 
         def attempt() -> Any:
             unknown["before"] = unknown["now"]
             try:
-                return self._api.reply_message_with_http_info(
-                    request, _request_timeout=self._timeout
-                )
+                return self._post("/v2/bot/message/reply", body)
             except API_ERRORS as exc:
                 unknown["now"] |= int(exc.status or 0) >= 500
                 raise
@@ -239,24 +262,22 @@ class LineClient:
                 log.info("reply token spent by an attempt whose response was lost: delivered")
                 return SendResult(400, None, already_accepted=True)
             raise
-        return SendResult(response.status_code, response.headers.get("x-line-request-id"))
+        return SendResult(response.status, response.getheader("x-line-request-id"))
 
     def push(self, to: str, messages: list[MessageDict], retry_key: str) -> SendResult:
-        request = self._build(PushMessageRequest, {"to": to, "messages": messages})
+        body = {"to": to, "messages": messages}
+        self._build(PushMessageRequest, body)
         return self._send_with_key(
-            "push",
-            lambda: self._api.push_message_with_http_info(
-                request, x_line_retry_key=retry_key, _request_timeout=self._timeout
-            ),
+            "push", lambda: self._post("/v2/bot/message/push", body, retry_key)
         )
 
     def multicast(self, to: list[str], messages: list[MessageDict], retry_key: str) -> SendResult:
-        request = self._build(MulticastRequest, {"to": to, "messages": messages})
+        body = {"to": to, "messages": messages}
+        # The messages are checked; the ids were checked when LINE's events brought them (500
+        # ids through the model cost 1.3 ms a batch, a quarter of the time LINE's rate allows).
+        self._build(MulticastRequest, {"to": to[:1], "messages": messages})
         return self._send_with_key(
-            "multicast",
-            lambda: self._api.multicast_with_http_info(
-                request, x_line_retry_key=retry_key, _request_timeout=self._timeout
-            ),
+            "multicast", lambda: self._post("/v2/bot/message/multicast", body, retry_key)
         )
 
     def broadcast(self, messages: list[MessageDict], retry_key: str) -> SendResult:

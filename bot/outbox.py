@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import Connection, bindparam, or_, update
 
-from bot.db import write_lock
+from bot.db import on_fresh_connection
 from bot.line_client import LineRejected, LineUnavailable
 from bot.models import OutboundMessage, utcnow
 from common.messages import batches, fit_for_line
@@ -85,19 +85,21 @@ def deliver(rt: Runtime, outbox_id: int, now: datetime | None = None) -> str | N
     """Claim one outbox row and send it; returns its new status, or None if another worker has
     it. (The worker that handled an event holds its answers already and calls `send`.)"""
     now = now or utcnow()
-    with write_lock(rt.engine), rt.engine.begin() as conn:
-        row = conn.execute(
-            _CLAIM_ROW,
-            {
-                "pk": outbox_id,
-                "now": now,
-                "stale_before": now - timedelta(seconds=rt.settings.event_lease_s),
-            },
-        ).first()
-        if row is None:
-            return None
-        if row.reply_token is not None:
+    params = {
+        "pk": outbox_id,
+        "now": now,
+        "stale_before": now - timedelta(seconds=rt.settings.event_lease_s),
+    }
+
+    def take(conn: Connection) -> Any:
+        row = conn.execute(_CLAIM_ROW, params).first()
+        if row is not None and row.reply_token is not None:
             conn.execute(_FORGET_TOKEN, {"pk": outbox_id})
+        return row
+
+    row = on_fresh_connection(rt.engine, take)
+    if row is None:
+        return None
     outgoing = Outgoing(
         outbox_id, row.user_id, row.messages, row.retry_key, row.reply_token, row.reply_token_at
     )
@@ -155,5 +157,5 @@ def _finish(
         values.update(sent_via=via, sent_at=utcnow())
     if release:
         values["claimed_at"] = None
-    with write_lock(rt.engine), rt.engine.begin() as conn:
-        conn.execute(update(_rows).where(_rows.c.id == outbox_id).values(**values))
+    statement = update(_rows).where(_rows.c.id == outbox_id).values(**values)
+    on_fresh_connection(rt.engine, lambda conn: conn.execute(statement))

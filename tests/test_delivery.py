@@ -383,3 +383,28 @@ def test_content_within_the_limit_is_read_whole(runtime, sim):
     with pytest.raises(LineRejected) as info:
         runtime.line.get_content("m-missing", max_bytes=10)
     assert info.value.status == 404
+
+
+def test_a_connection_the_database_dropped_costs_no_answer(runtime, bot, sim):
+    """The pool does not ping before each use (a round trip per checkout): the worker's first
+    statement finds a dropped connection and tries once more on a fresh one."""
+    from sqlalchemy import text
+
+    from tests.conftest import sim_send
+
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL): a server that drops connections")
+    sim_send(sim[1].url, user=USER, text="ลืมรหัสผ่าน")  # the pools are warm
+    assert len(sim_messages(sim[1].url, USER)) == 1
+    with runtime.engine.connect() as admin:
+        admin.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    sim_send(sim[1].url, user=USER, text="ลืมรหัสผ่าน")
+    assert len(sim_messages(sim[1].url, USER)) == 2
+    with runtime.sessions() as session:
+        errors = session.scalars(select(WebhookEvent.last_error)).all()
+    assert errors == [None, None]
