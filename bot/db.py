@@ -40,11 +40,14 @@ def write_lock(engine: Engine) -> AbstractContextManager[object]:
     return _sqlite_write_locks.setdefault(id(engine), threading.Lock())
 
 
-def make_engine(url: str, *, autocommit: bool = False) -> Engine:
+def make_engine(url: str, *, autocommit: bool = False, durable: bool = True) -> Engine:
     """Parameters never reach logs or error messages (`hide_parameters`).
 
     `autocommit` (PostgreSQL): every statement is its own transaction, committed in the same
     round trip — for single-statement writes on the hot path (the webhook's inbox).
+    `durable=False` (PostgreSQL): commits do not wait for the write-ahead log to reach the
+    disk (`synchronous_commit=off`); a database crash may lose the last ~0.6 s of them — only
+    for writes that are safe to lose (claims).
 
     The pool does not ping a connection before each use: that is a round trip per checkout,
     and profiled at 100 questions/s it was 12 % of the worker's time on PostgreSQL. A
@@ -60,6 +63,8 @@ def make_engine(url: str, *, autocommit: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+    if not durable:
+        options["connect_args"] = {"options": "-c synchronous_commit=off"}
     return create_engine(
         url,
         pool_pre_ping=False,

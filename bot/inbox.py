@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -77,7 +78,7 @@ def _insert_new_event(dialect: str) -> Any:
 
 
 def store_new_events(engine: Engine, events: list[Any]) -> list[int]:
-    """Store a webhook's events before LINE gets its answer (`Runtime.inbox_engine`).
+    """Store a webhook's events before LINE gets its answer (`Runtime.statement_engine`).
 
     PostgreSQL: an autocommit engine. Each `INSERT … ON CONFLICT DO NOTHING` is then its own
     durable transaction in one round trip instead of three (BEGIN, INSERT, COMMIT). A body of
@@ -218,7 +219,9 @@ def claim_event(rt: Runtime, pk: int, now: datetime) -> ClaimedEvent | None:
         "now": now,
         "stale_before": now - timedelta(seconds=rt.settings.event_lease_s),
     }
-    row = on_fresh_connection(rt.engine, lambda conn: conn.execute(_CLAIM_EVENT, params).first())
+    row = on_fresh_connection(
+        rt.claims_engine, lambda conn: conn.execute(_CLAIM_EVENT, params).first()
+    )
     if row is None:
         return None
     return ClaimedEvent(pk, now, row.webhook_event_id, row.payload, row.user_id, row.received_at)
@@ -430,7 +433,9 @@ def pending_events(
         "stale_before": now - timedelta(seconds=rt.settings.event_lease_s),
         "limit": limit,
     }
-    return on_fresh_connection(rt.engine, lambda conn: list(conn.scalars(_PENDING_HEADS, params)))
+    return on_fresh_connection(
+        rt.claims_engine, lambda conn: list(conn.scalars(_PENDING_HEADS, params))
+    )
 
 
 def pending_outbox(rt: Runtime, now: datetime | None = None, limit: int = 500) -> list[int]:
@@ -486,7 +491,10 @@ def drain(
         if ask_for_help is not None and len(heads) > 1:
             _ask(ask_for_help)
             ask_for_help = None
-        for pk in heads:
+        # Each drain starts its round at a random head: drains running at once then mostly
+        # claim different events instead of all failing on the one another drain just took.
+        start = random.randrange(len(heads))
+        for pk in heads[start:] + heads[:start]:
             try:
                 handled += handle_and_deliver(rt, pk) is not None
             except Exception:

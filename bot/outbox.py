@@ -158,4 +158,4 @@ def _finish(
     if release:
         values["claimed_at"] = None
     statement = update(_rows).where(_rows.c.id == outbox_id).values(**values)
-    on_fresh_connection(rt.engine, lambda conn: conn.execute(statement))
+    on_fresh_connection(rt.statement_engine, lambda conn: conn.execute(statement))

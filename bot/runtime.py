@@ -80,17 +80,29 @@ class Runtime:
         )
 
     @cached_property
-    def inbox_engine(self) -> Engine:
-        """The webhook's writes: on PostgreSQL a small autocommit pool of its own (see
-        `bot.inbox.store_new_events`), on SQLite the one engine."""
+    def statement_engine(self) -> Engine:
+        """Single-statement writes on the hot path (the webhook's inbox, "sent" after a send):
+        on PostgreSQL an autocommit pool of its own, each statement its own durable
+        transaction in one round trip instead of three (BEGIN, statement, COMMIT). On SQLite
+        the one engine."""
         if self.engine.dialect.name == "postgresql":
             return make_engine(self.settings.database_url, autocommit=True)
         return self.engine
 
+    @cached_property
+    def claims_engine(self) -> Engine:
+        """Claims and queue reads (one statement each): as `statement_engine`, and on PostgreSQL
+        a commit does not wait for the disk. A claim lost with a database crash costs nothing:
+        the handler's commit checks that its claim stands, and the event is claimed again."""
+        if self.engine.dialect.name == "postgresql":
+            return make_engine(self.settings.database_url, autocommit=True, durable=False)
+        return self.engine
+
     def dispose(self) -> None:
         """Close the pools (tests, and processes that end)."""
-        if "inbox_engine" in self.__dict__ and self.inbox_engine is not self.engine:
-            self.inbox_engine.dispose()
+        for name in ("statement_engine", "claims_engine"):
+            if name in self.__dict__ and self.__dict__[name] is not self.engine:
+                self.__dict__[name].dispose()
         self.engine.dispose()
 
     @cached_property

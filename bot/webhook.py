@@ -78,7 +78,7 @@ def callback() -> Response:
 
     # Each event is checked on its own: a malformed one is set aside, the others are kept,
     # and LINE gets its 200 (a 4xx or 5xx would only bring the same body back).
-    new_ids = store_new_events(rt.inbox_engine, events)
+    new_ids = store_new_events(rt.statement_engine, events)
     if new_ids:
         try:
             rt.signal_inbox()
