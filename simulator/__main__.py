@@ -2,6 +2,11 @@
 
 Faults can be set at start with SIM_FAULTS='{"error_rate": 0.05, ...}' or later through
 POST /_sim/config.
+
+Served by gunicorn (already the web's server): one process, since the simulator's memory is its
+state, with threads and HTTP keep-alive as LINE's servers keep connections open. Werkzeug's
+development server closes every connection, and profiled at 100 questions/s a new connection
+per LINE call was a tenth of the worker's time.
 """
 
 from __future__ import annotations
@@ -9,8 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+from typing import Any
 
-from werkzeug.serving import make_server
+from gunicorn.app.base import BaseApplication
 
 from bot.config import Settings
 from simulator.app import create_sim_app
@@ -30,15 +36,44 @@ def build_state(settings: Settings) -> SimState:
     return state
 
 
+class _Server(BaseApplication):
+    def __init__(self, app: Any, options: dict[str, Any]) -> None:
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self.application
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     settings = Settings.from_env()
     settings.require_line_credentials()
     app = create_sim_app(build_state(settings))
-    server = make_server("127.0.0.1", settings.sim_port, app, threaded=True)
-    print(f"LINE simulator on http://127.0.0.1:{settings.sim_port}/", flush=True)
-    server.serve_forever()
+    url = f"http://127.0.0.1:{settings.sim_port}/"
+    _Server(
+        app,
+        {
+            "bind": f"127.0.0.1:{settings.sim_port}",
+            "workers": 1,  # the state is this process's memory
+            "worker_class": "gthread",
+            "threads": int(os.environ.get("SIM_THREADS", "32")),
+            "keepalive": 75,
+            "timeout": 120,  # a webhook to a slow bot holds a thread that long at most
+            "graceful_timeout": 5,
+            "control_socket_disable": True,
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "warning",
+            # Said once the port is open: whoever reads it may connect at once.
+            "when_ready": lambda server: print(f"LINE simulator on {url}", flush=True),
+        },
+    ).run()
 
 
 if __name__ == "__main__":

@@ -29,8 +29,6 @@ import base64
 import json
 import re
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -38,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import urllib3
 from flask import Flask, Response, jsonify, request
 from linebot.v3.messaging import (
     BroadcastRequest,
@@ -586,22 +585,23 @@ def _build_event(state: SimState, data: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+# Webhooks go out over kept-alive connections, as LINE's do.
+_webhook_pool = urllib3.PoolManager(maxsize=32, retries=False, timeout=urllib3.Timeout(10))
+
+
 def post_webhook(state: SimState, body: bytes) -> tuple[int, str]:
     """Sign and deliver a webhook body to the bot, as LINE does."""
-    req = urllib.request.Request(
-        state.webhook_url,
-        data=body,
-        headers={
-            "Content-Type": "application/json; charset=utf-8",
-            "X-Line-Signature": sign(state.channel_secret, body),
-            "User-Agent": "LineBotWebhook/2.0",
-        },
-        method="POST",
-    )
     try:
-        with urllib.request.urlopen(req, timeout=10) as response:
-            return response.status, response.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode("utf-8", "replace")
-    except (urllib.error.URLError, OSError) as exc:
-        return 0, f"bot unreachable at {state.webhook_url}: {exc}"
+        response = _webhook_pool.request(
+            "POST",
+            state.webhook_url,
+            body=body,
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "X-Line-Signature": sign(state.channel_secret, body),
+                "User-Agent": "LineBotWebhook/2.0",
+            },
+        )
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        return 0, f"bot unreachable at {state.webhook_url}: {type(exc).__name__}"
+    return response.status, response.data.decode("utf-8", "replace")
