@@ -64,6 +64,9 @@ class Settings:
     ticket_close_after_s: float = 3 * 86400
     # Huey runs tasks inline (tests) instead of through the worker.
     queue_immediate: bool = False
+    # Threads of one worker process: enough to keep working while others wait on the
+    # database or LINE (see README "Answers at 100 questions a second").
+    worker_threads: int = 8
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -104,6 +107,7 @@ class Settings:
             ticket_remind_after_s=parse_duration(get("TICKET_REMIND_AFTER") or "30m"),
             ticket_close_after_s=parse_duration(get("TICKET_CLOSE_AFTER") or "3d"),
             queue_immediate=(get("QUEUE_IMMEDIATE") or "").lower() in {"1", "true", "yes"},
+            worker_threads=get_int("WORKER_THREADS", defaults.worker_threads),
         )
 
     @property
