@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, and_, bindparam, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.db import claimable, on_fresh_connection, transaction, write_lock
+from bot.db import claimable, on_fresh_connection, transaction
 from bot.event_check import Refused, check_event
 from bot.failures import is_permanent
 from bot.models import OutboundMessage, WebhookEvent, utcnow
@@ -278,9 +278,7 @@ def handle_event(rt: Runtime, pk: int, now: datetime | None = None) -> Handled |
         if claimed.user_id and waited > LOADING_AFTER_S and claimed.payload.get("replyToken"):
             rt.line.show_loading(claimed.user_id)
         fetched = rt.dispatcher.prefetch(claimed.payload, rt.line, rt.sessions)
-        # SQLite: this process's handlers take turns (it has one writer anyway); waiting on a
-        # Python lock is microseconds, SQLite's busy handler sleeps milliseconds per try.
-        with write_lock(rt.engine), transaction(rt.sessions) as session:
+        with transaction(rt.sessions) as session:
             ctx = EventContext(session=session, event=claimed.payload, services=rt, fetched=fetched)
             if not rt.dispatcher.dispatch(ctx):
                 outcome = "ignored"
