@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.broadcast_sender import send_announcement, start_due
+from bot.broadcast_sender import LINE_STATS_TZ, send_announcement, start_due
 from bot.db import transaction
 from bot.models import utcnow
 from broadcast import reminders
@@ -193,7 +193,10 @@ def test_everyone_is_counted_as_line_counts_them(runtime, sim):
     for n in range(100, 125):  # friends LINE knows who never wrote to the bot
         sim[0].ensure_user(f"U{n:032x}")
     sim[0].ensure_user("U" + "f" * 32).following = False  # blocked: a broadcast skips them
-    assert runtime.line.reachable_followers(utcnow().date()) == 30
+    # LINE's statistics for yesterday (UTC+9) are not computed yet; the day before's are.
+    today = utcnow().astimezone(LINE_STATS_TZ).date()
+    assert runtime.line.reachable_followers(today - timedelta(days=1)) is None
+    assert runtime.line.reachable_followers(today - timedelta(days=2)) == 30
     sim[0].monthly_quota = 20
     number = create(runtime, "all")
     assert send_announcement(runtime, number) == Status.REFUSED
