@@ -178,6 +178,21 @@ def test_everyone_uses_the_broadcast_endpoint(runtime, sim):
     )
 
 
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"link_label": "ก" * 41, "link_url": "https://cddsmartdata.com"}, "40"),
+        ({"link_label": "เปิด", "link_url": "https://cddsmartdata.com/" + "a" * 1000}, "1000"),
+        ({"image_url": "https://cddsmartdata.com/a.gif"}, "JPEG or PNG"),
+    ],
+)
+def test_what_line_would_refuse_is_refused_when_the_announcement_is_created(runtime, options, says):
+    with pytest.raises(announcements.AnnouncementError, match=says):
+        create(runtime, "all", **options)
+    with runtime.sessions() as session:
+        assert session.scalars(select(Announcement)).all() == []
+
+
 def test_an_announcement_over_the_quota_is_refused_with_the_numbers(runtime, sim):
     add_volunteers(runtime, sim, 30, "สงขลา")
     sim[0].monthly_quota = 20
