@@ -114,14 +114,21 @@ def main() -> None:
             break
         except OSError:
             time.sleep(0.1)
-    urllib.request.urlopen(
-        urllib.request.Request(
-            f"http://127.0.0.1:{sim_port}/_sim/config",
-            data=json.dumps({"monthly_quota": None}).encode(),
-            headers={"Content-Type": "application/json"},
-        ),
-        timeout=10,
-    )
+
+    def post_json(path: str, data: dict) -> None:
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"http://127.0.0.1:{sim_port}{path}",
+                data=json.dumps(data).encode(),
+                headers={"Content-Type": "application/json"},
+            ),
+            timeout=60,
+        )
+
+    post_json("/_sim/config", {"monthly_quota": None})
+    # The volunteers are friends of the bot: LINE delivers a multicast only to accounts it knows.
+    for i in range(0, len(users), 50_000):
+        post_json("/_sim/users", {"users": users[i : i + 50_000]})
 
     def start_worker() -> subprocess.Popen:
         return subprocess.Popen(

@@ -35,11 +35,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stack import (  # noqa: E402
+import contextlib
+
+from bench.stack import (
     ROOT,
     Stack,
-    fresh_database,
     free_port,
+    fresh_database,
     percentile,
     stack_environment,
     wait_until,
@@ -64,9 +66,7 @@ def questions(seed: int = 2563) -> list[str]:
         for line in (ROOT / "faq/data/blindB.jsonl").read_text(encoding="utf-8").splitlines()
         if line.strip()
     ]
-    texts = [
-        r["q"] for r in rows if r.get("id") and r["id"] not in CONVERSATION_TOPICS and r["q"]
-    ]
+    texts = [r["q"] for r in rows if r.get("id") and r["id"] not in CONVERSATION_TOPICS and r["q"]]
     random.Random(seed).shuffle(texts)
     return texts
 
@@ -165,10 +165,8 @@ def load(stack: Stack, sim_port: int, args: argparse.Namespace) -> dict[str, Any
         result.update(latencies=latencies, missing=missing)
         return missing == 0
 
-    try:
+    with contextlib.suppress(TimeoutError):
         wait_until(settled, args.grace, "answers", poll_s=1.0)
-    except TimeoutError:
-        pass
     return {
         "sent": total,
         "refused": refused,

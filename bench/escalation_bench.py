@@ -102,8 +102,9 @@ class LocalSimulator:
         self.server.shutdown()
 
 
-def link_coordinators(rt: Runtime) -> int:
-    """One linked coordinator per region and one at central: every escalation reaches someone."""
+def link_coordinators(rt: Runtime, sim: LocalSimulator) -> int:
+    """One linked coordinator per region and one at central: every escalation reaches someone.
+    Each is a friend of the bot on the simulator (LINE refuses a push to an unknown account)."""
     directory = rt.faq.directory
     areas = [("region", region) for region in directory.regions] + [("central", None)]
     codes = []
@@ -113,9 +114,11 @@ def link_coordinators(rt: Runtime) -> int:
                 session, directory, f"ผู้ประสานงาน {n}", level, region=region
             )
             codes.append(code)
+    users = [f"U{'c' * 24}{n:08x}" for n in range(len(codes))]
+    sim.state.register_users(users)
     with transaction(rt.sessions) as session:
-        for n, code in enumerate(codes):
-            service.link_coordinator(session, f"U{'c' * 24}{n:08x}", code)
+        for user, code in zip(users, codes, strict=True):
+            service.link_coordinator(session, user, code)
     return len(codes)
 
 
@@ -137,7 +140,7 @@ def time_sweep(url: str, total: int, due: int) -> dict[str, float | int]:
         with rt.engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     migrate.upgrade(url)
-    coordinators = link_coordinators(rt)
+    coordinators = link_coordinators(rt, sim)
     seed_tickets(rt, total, due)
     with rt.engine.begin() as conn:
         conn.execute(text("ANALYZE"))
@@ -228,6 +231,7 @@ def time_creations(workdir: Path, count: int) -> float:
             service.set_province(session, f"U{n:032x}", "สงขลา", rt.faq.directory)
     with transaction(rt.sessions) as session:
         service.link_coordinator(session, "U" + "c" * 32, code)
+    state.register_users(["U" + "c" * 32])  # the coordinator is a friend of the bot
     bodies = []
     for n in range(count):
         user = f"U{n:032x}"

@@ -50,15 +50,20 @@ def start_due(rt: Runtime, now: datetime | None = None) -> list[int]:
 
 
 def reachable_followers(rt: Runtime, now: datetime) -> int | None:
-    """LINE's count of the friends a broadcast reaches, from yesterday's statistics (LINE's
-    calendar is UTC+9); None when LINE has none yet, and the quota check then counts the
-    followers this bot has met."""
-    yesterday = (now.astimezone(LINE_STATS_TZ) - timedelta(days=1)).date()
-    try:
-        return rt.line.reachable_followers(yesterday)
-    except (LineRejected, LineUnavailable) as exc:
-        log.warning("follower statistics not available: %s", exc)
-        return None
+    """LINE's count of the friends a broadcast reaches, from its follower statistics (LINE's
+    calendar is UTC+9). LINE computes a day's figures after it ends ("usually about 1 day"), so
+    yesterday's may be "unready": then the day before is asked. None when neither is ready, and
+    the quota check counts the followers this bot has met."""
+    today = now.astimezone(LINE_STATS_TZ).date()
+    for days_ago in (1, 2):
+        try:
+            count = rt.line.reachable_followers(today - timedelta(days=days_ago))
+        except (LineRejected, LineUnavailable) as exc:
+            log.warning("follower statistics not available: %s", exc)
+            return None
+        if count is not None:
+            return count
+    return None
 
 
 def send_announcement(rt: Runtime, announcement_id: int, now: datetime | None = None) -> str | None:

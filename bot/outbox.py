@@ -1,15 +1,28 @@
 """Sending what the outbox holds: reply while the token is fresh, else push with a retry key.
 
-Replies are free but single-use and short-lived; pushes cost quota but carry an
-`X-Line-Retry-Key`, stored in the row before the first call, so a retry after a lost response or a
-crash is accepted by LINE once (409 means it was already accepted).
+Replies are free but single-use and short-lived (LINE: use a token within a minute of the
+webhook, and even that is not guaranteed); pushes cost quota but carry an `X-Line-Retry-Key`,
+stored in the row before the first call, so a retry after a lost response or a crash is accepted
+by LINE once (409 means it was already accepted).
 
-A reply has no retry key, so a lost response leaves "delivered or not?" open. The policy: ask
-again with the same token while it is fresh. LINE accepts it if the first never arrived, and
-refuses a spent token with 400, which after a lost response means it did arrive (`LineClient.
-reply`): the volunteer gets the answer once. Only when no retry fits in the token's life, or
-LINE refuses the reply outright, is it pushed: then a lost response can mean a duplicate, which
-we prefer to an answer that never comes.
+The reply policy, case by case:
+
+1. A token older than `REPLY_TOKEN_MAX_AGE` is not tried: the answer is pushed.
+2. LINE answers the reply 2xx: delivered.
+3. LINE refuses the reply on its first attempt (400 "Invalid reply token": expired early, used,
+   never valid; or any other 4xx): no attempt with this token can have delivered anything, so
+   the answer is pushed. The volunteer gets it once.
+4. The outcome is unknown (5xx, a timeout, the connection lost after sending): the reply is
+   asked again with the same token while it is fresh (retries stop `LINE_TIMEOUT` before
+   `REPLY_TOKEN_MAX_AGE`). If LINE then answers 400 "Invalid reply token", the earlier attempt
+   may have spent the token, its response lost: that counts as delivered (`LineClient.reply`),
+   so nothing is sent twice. This is the only case where a refusal counts as delivered; the
+   risk, a token that expired instead, is small because the retries end well inside LINE's
+   minute.
+5. No retry fits in the token's life, or the retries run out with the outcome still unknown:
+   pushed. A lost response can then mean a duplicate, which we prefer to an answer that never
+   comes.
+6. After a crash the token is forgotten (cleared before use): the stored retry key pushes.
 """
 
 from __future__ import annotations

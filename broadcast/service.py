@@ -25,6 +25,13 @@ from ticketing.models import LEVELS, Coordinator, Volunteer
 BATCH_SIZE = 500  # LINE's multicast limit
 AUDIENCE_KINDS = ("all", "provinces", "regions", "coordinators", "users")
 MAX_TEXT = 5000
+# LINE's limits on what an announcement becomes: the link is a Flex button (label at most 40
+# characters, counted here per code point, never fewer than LINE's grapheme count; URI at most
+# 1,000), the picture an image message (URL at most 2,000, JPEG or PNG).
+MAX_LINK_LABEL = 40
+MAX_LINK_URL = 1000
+MAX_IMAGE_URL = 2000
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 # A time typed to the minute ("09:00") is up to a minute old when it is entered: still "now".
 PAST_GRACE = timedelta(minutes=1)
 
@@ -93,6 +100,7 @@ def create(
             raise AnnouncementError(f"LINE needs https:// links: {url}")
     if bool(link_label) != bool(link_url):
         raise AnnouncementError("a link button needs both --link-label and --link-url")
+    _check_for_line(image_url, link_label, link_url)
     now = now or utcnow()
     if at is not None and at < now - PAST_GRACE:
         raise PastScheduleError(
@@ -115,6 +123,23 @@ def create(
     session.add(announcement)
     session.flush()
     return announcement
+
+
+def _check_for_line(image_url: str | None, link_label: str | None, link_url: str | None) -> None:
+    """Refuse now what LINE would refuse at send time, when every batch would fail."""
+    if link_label is not None and len(link_label) > MAX_LINK_LABEL:
+        raise AnnouncementError(
+            f"ข้อความบนปุ่มลิงก์ยาวได้ไม่เกิน {MAX_LINK_LABEL} ตัวอักษร (ตอนนี้ {len(link_label)}) / "
+            f"the link label is longer than LINE's {MAX_LINK_LABEL} characters"
+        )
+    if link_url is not None and len(link_url) > MAX_LINK_URL:
+        raise AnnouncementError(f"LINE allows links of at most {MAX_LINK_URL} characters")
+    if image_url is not None:
+        name = image_url.split("?", 1)[0].split("#", 1)[0].rsplit("/", 1)[-1].lower()
+        if len(image_url) > MAX_IMAGE_URL:
+            raise AnnouncementError(f"LINE allows image URLs of at most {MAX_IMAGE_URL} characters")
+        if "." in name and not name.endswith(IMAGE_EXTENSIONS):
+            raise AnnouncementError(f"LINE shows JPEG or PNG images only: {image_url}")
 
 
 def cancel(session: Session, announcement_id: int) -> Announcement:

@@ -51,6 +51,9 @@ def text(body: str, quick_replies: list[dict[str, Any]] | None = None) -> Messag
 
 
 def _label(label: str) -> str:
+    """At most 20 characters, as LINE allows a quick reply's label. LINE counts grapheme
+    clusters (a Thai consonant with its vowel and tone marks is one); counting code points, as
+    here, never gives fewer, so a label kept here always fits."""
     return (
         label if len(label) <= MAX_QUICK_REPLY_LABEL else label[: MAX_QUICK_REPLY_LABEL - 1] + "…"
     )

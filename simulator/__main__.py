@@ -1,6 +1,7 @@
 """`python -m simulator`: run the stand-in LINE platform on SIM_PORT.
 
-Faults can be set at start with SIM_FAULTS='{"error_rate": 0.05, ...}' or later through
+Faults can be set at start with SIM_FAULTS='{"error_rate": 0.05, ...}' and the reply tokens'
+life with SIM_REPLY_TOKEN_TTL_S (seconds, LINE's minute by default), or later through
 POST /_sim/config.
 
 Served by gunicorn (already the web's server): one process, since the simulator's memory is its
@@ -30,6 +31,9 @@ def build_state(settings: Settings) -> SimState:
         webhook_url=os.environ.get("SIM_WEBHOOK_URL")
         or f"http://127.0.0.1:{settings.port}/callback",
     )
+    ttl = os.environ.get("SIM_REPLY_TOKEN_TTL_S")
+    if ttl:
+        state.reply_token_ttl_s = float(ttl)
     faults = os.environ.get("SIM_FAULTS")
     if faults:
         state.set_faults(Faults.from_dict(json.loads(faults)))

@@ -2,6 +2,10 @@
 
 One `SimState` per simulator process, guarded by one lock: the simulator is a test double, and a
 single lock keeps its bookkeeping obviously right.
+
+Users are LINE accounts the simulator knows: a user who followed, wrote (`/_sim/send`), was
+named (`/_sim/user`) or was registered in bulk (`POST /_sim/users`). LINE refuses a push to an
+account it does not know and silently skips one that blocked the bot (see `deliverable`).
 """
 
 from __future__ import annotations
@@ -15,16 +19,21 @@ from typing import Any
 
 from simulator import ids
 
+# LINE: "Reply tokens must be used within one minute after receiving the webhook" (a minute is
+# what LINE documents; a shorter life is configurable to test a bot against an early expiry).
 REPLY_TOKEN_TTL_S = 60.0
-RETRY_KEY_TTL_S = 24 * 3600.0
+RETRY_KEY_TTL_S = 24 * 3600.0  # LINE: a retry key is remembered for 24 hours
 
-# LINE's per-endpoint rate limits (requests, per seconds).
+# LINE's per-endpoint rate limits (requests, per seconds), from the reference's "Rate limits".
 RATE_LIMITS: dict[str, tuple[float, float]] = {
     "reply": (2000, 1),
     "push": (2000, 1),
     "multicast": (200, 1),
     "broadcast": (60, 3600),
     "narrowcast": (60, 3600),
+    "loading": (100, 1),  # Display a loading animation
+    "followers": (60, 3600),  # Get number of followers (statistics: 60 an hour)
+    "richmenu": (100, 3600),  # Create rich menu
 }
 
 
@@ -70,6 +79,15 @@ class User:
 
 
 @dataclass
+class Accepted:
+    """A request LINE accepted under a retry key: a repeat gets 409 naming it."""
+
+    request_id: str
+    at: float
+    sent_messages: list[dict[str, str]] | None  # push only: repeated in the 409 body
+
+
+@dataclass
 class Delivery:
     seq: int
     user_id: str
@@ -90,6 +108,31 @@ class Sent:
 
 
 @dataclass
+class WebhookSettings:
+    """How the simulator delivers webhooks, as a channel's settings and LINE's habits do."""
+
+    # Up to this many events (from `/_sim/send` calls close together) go in one POST; a batch
+    # is sent when full or `batch_wait_s` after its first event.
+    batch_size: int = 1
+    batch_wait_s: float = 0.2
+    # The console's "Webhook redelivery": an event the bot did not answer 2xx is sent again
+    # (`isRedelivery: true`, the same webhookEventId and reply token).
+    redelivery: bool = False
+    redelivery_attempts: int = 3
+    redelivery_delay_s: float = 0.5
+    # Send every event a second time, as a redelivery, even after a 2xx (LINE may: the bot's
+    # answer can be lost on the way back). For testing that a bot handles it once.
+    redeliver_always: bool = False
+
+    def update(self, data: dict[str, Any]) -> None:
+        for key, value in data.items():
+            if key not in self.__dataclass_fields__:
+                raise ValueError(f"unknown webhook setting {key!r}")
+            kind = type(getattr(self, key))
+            setattr(self, key, kind(value))
+
+
+@dataclass
 class SimState:
     channel_secret: str
     access_token: str
@@ -103,7 +146,8 @@ class SimState:
     last_seq: int = 0  # one sequence for both sides of every chat: their order on the page
     # reply token -> (user id, issued at, used)
     reply_tokens: dict[str, tuple[str, float, bool]] = field(default_factory=dict)
-    retry_keys: dict[str, tuple[str, float]] = field(default_factory=dict)
+    reply_token_ttl_s: float = REPLY_TOKEN_TTL_S
+    retry_keys: dict[str, Accepted] = field(default_factory=dict)
     content: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     unsized_content: set[str] = field(default_factory=set)  # served without Content-Length
     # Bytes of each content the simulator wrote before the download ended or was closed.
@@ -113,6 +157,20 @@ class SimState:
     default_rich_menu: str | None = None
     user_rich_menus: dict[str, str] = field(default_factory=dict)
     narrowcasts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    narrowcast_delay_s: float = 0.5  # "waiting" this long after acceptance, then delivered
+    # Who a narrowcast or broadcast reached, by request id (a redelivery recipient names one).
+    reached: dict[str, list[str]] = field(default_factory=dict)
+    # Audiences a narrowcast can name (`POST /_sim/audiences`): id -> user ids.
+    audiences: dict[int, list[str]] = field(default_factory=dict)
+    # LINE computes a day's follower statistics after the day ends ("usually about 1 day"):
+    # a date (UTC+9) is "ready" once this many days have begun after it. 2: today and
+    # yesterday are "unready", the stricter reading.
+    followers_ready_after_days: int = 2
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    # Every event sent to the bot, by webhookEventId (redelivered from here), and one line per
+    # webhook POST: {"events": [ids], "redelivery": bool, "status": int}.
+    sent_events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    webhook_log: list[dict[str, Any]] = field(default_factory=list)
     stats: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     faults: Faults = field(default_factory=Faults)
     rate_limits: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(RATE_LIMITS))
@@ -176,51 +234,87 @@ class SimState:
                 user.display_name = display_name
             return user
 
+    def register_users(self, user_ids: list[str], following: bool = True) -> int:
+        """Many friends at once (benchmarks, tests); returns how many were new."""
+        with self.lock:
+            new = 0
+            for user_id in user_ids:
+                user = self.users.get(user_id)
+                if user is None:
+                    self.users[user_id] = User(user_id, f"ผู้ใช้ {user_id[-4:]}", following)
+                    new += 1
+                else:
+                    user.following = following
+            return new
+
+    def deliverable(self, user_ids: list[str]) -> list[str]:
+        """The users a send reaches, once each: known to LINE and not blocking the bot. LINE
+        answers 200 for the others and neither delivers to them nor charges for them."""
+        with self.lock:
+            users = self.users
+            return [u for u in dict.fromkeys(user_ids) if (user := users.get(u)) and user.following]
+
     def issue_reply_token(self, user_id: str) -> str:
+        """A token for an event of `user_id`, who LINE therefore knows."""
         token = ids.token()
+        self.ensure_user(user_id)
         with self.lock:
             self.reply_tokens[token] = (user_id, time.monotonic(), False)
         return token
 
+    def reply_token_expired(self, token: str) -> bool:
+        with self.lock:
+            entry = self.reply_tokens.get(token)
+            return entry is None or time.monotonic() - entry[1] > self.reply_token_ttl_s
+
     def use_reply_token(self, token: str) -> str | None:
-        """The token's user if it is known, unused and under a minute old; marks it used."""
+        """The token's user if it is known, unused and within its life; marks it used."""
         with self.lock:
             entry = self.reply_tokens.get(token)
             if entry is None:
                 return None
             user_id, issued, used = entry
-            if used or time.monotonic() - issued > REPLY_TOKEN_TTL_S:
+            if used or time.monotonic() - issued > self.reply_token_ttl_s:
                 return None
             self.reply_tokens[token] = (user_id, issued, True)
             return user_id
 
-    def accepted_request(self, retry_key: str) -> str | None:
-        """The request id that already used this retry key within 24 hours, if any."""
+    def accepted(self, retry_key: str) -> Accepted | None:
+        """The request that already used this retry key within 24 hours, if any."""
         with self.lock:
             entry = self.retry_keys.get(retry_key)
-            if entry and time.monotonic() - entry[1] < RETRY_KEY_TTL_S:
-                return entry[0]
+            if entry and time.monotonic() - entry.at < RETRY_KEY_TTL_S:
+                return entry
             return None
 
-    def remember_retry_key(self, retry_key: str, request_id: str) -> None:
+    def accepted_request(self, retry_key: str) -> str | None:
+        entry = self.accepted(retry_key)
+        return entry.request_id if entry else None
+
+    def remember_retry_key(
+        self, retry_key: str, request_id: str, sent_messages: list[dict[str, str]] | None = None
+    ) -> None:
         with self.lock:
-            self.retry_keys[retry_key] = (request_id, time.monotonic())
+            self.retry_keys[retry_key] = Accepted(request_id, time.monotonic(), sent_messages)
 
     # -- deliveries -------------------------------------------------------------------------
 
     def deliver(
         self, user_ids: list[str], messages: list[dict[str, Any]], via: str, request_id: str
-    ) -> None:
+    ) -> list[str]:
+        """Deliver to those of `user_ids` LINE can reach (`deliverable`); returns them."""
         now = time.time()
         with self.lock:
-            for user_id in user_ids:
+            reached = self.deliverable(user_ids)
+            for user_id in reached:
                 for message in messages:
                     self.last_seq += 1
                     delivery = Delivery(self.last_seq, user_id, via, request_id, now, message)
                     self.deliveries.append(delivery)
                     self.by_user[user_id].append(delivery)
-            if via != "reply":  # replies are free; everything else counts against the quota
-                self.consumption += len(user_ids)
+            if via != "reply":  # replies are free; the rest count per user reached
+                self.consumption += len(reached)
+            return reached
 
     def record_sent(self, user_id: str, item: dict[str, Any]) -> None:
         with self.lock:

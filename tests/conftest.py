@@ -185,6 +185,13 @@ def sim_send(sim_url: str, **body: Any) -> dict[str, Any]:
     return response.json()
 
 
+def befriend(sim_url: str, *users: str) -> None:
+    """Make users friends of the bot on the simulator, as LINE knows anyone who added it (a push
+    to an account LINE does not know is refused)."""
+    response = requests.post(f"{sim_url}/_sim/users", json={"users": list(users)}, timeout=10)
+    assert response.status_code == 200, response.text
+
+
 def sim_messages(sim_url: str, user: str) -> list[dict[str, Any]]:
     return requests.get(f"{sim_url}/_sim/messages", params={"user": user}, timeout=10).json()
 
@@ -204,6 +211,20 @@ def text_event(event_id: str, user: str = "U" + "a" * 32, text_: str = "สว�
     }
     event.update(extra)
     return event
+
+
+def wait_until(condition: Any, seconds: float = 10.0, what: str = "the condition") -> Any:
+    """Poll `condition` until it returns something true (returned), failing after `seconds`:
+    tests wait for what they need, never for a fixed time."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what} did not happen within {seconds} s"
+        time.sleep(0.02)
 
 
 def dev_settings(**changes: Any) -> Settings:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.broadcast_sender import send_announcement, start_due
+from bot.broadcast_sender import LINE_STATS_TZ, send_announcement, start_due
 from bot.db import transaction
 from bot.models import utcnow
 from broadcast import reminders
@@ -178,6 +178,21 @@ def test_everyone_uses_the_broadcast_endpoint(runtime, sim):
     )
 
 
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"link_label": "ก" * 41, "link_url": "https://cddsmartdata.com"}, "40"),
+        ({"link_label": "เปิด", "link_url": "https://cddsmartdata.com/" + "a" * 1000}, "1000"),
+        ({"image_url": "https://cddsmartdata.com/a.gif"}, "JPEG or PNG"),
+    ],
+)
+def test_what_line_would_refuse_is_refused_when_the_announcement_is_created(runtime, options, says):
+    with pytest.raises(announcements.AnnouncementError, match=says):
+        create(runtime, "all", **options)
+    with runtime.sessions() as session:
+        assert session.scalars(select(Announcement)).all() == []
+
+
 def test_an_announcement_over_the_quota_is_refused_with_the_numbers(runtime, sim):
     add_volunteers(runtime, sim, 30, "สงขลา")
     sim[0].monthly_quota = 20
@@ -193,7 +208,10 @@ def test_everyone_is_counted_as_line_counts_them(runtime, sim):
     for n in range(100, 125):  # friends LINE knows who never wrote to the bot
         sim[0].ensure_user(f"U{n:032x}")
     sim[0].ensure_user("U" + "f" * 32).following = False  # blocked: a broadcast skips them
-    assert runtime.line.reachable_followers(utcnow().date()) == 30
+    # LINE's statistics for yesterday (UTC+9) are not computed yet; the day before's are.
+    today = utcnow().astimezone(LINE_STATS_TZ).date()
+    assert runtime.line.reachable_followers(today - timedelta(days=1)) is None
+    assert runtime.line.reachable_followers(today - timedelta(days=2)) == 30
     sim[0].monthly_quota = 20
     number = create(runtime, "all")
     assert send_announcement(runtime, number) == Status.REFUSED

@@ -21,6 +21,12 @@ from tests.conftest import fast_line_client, sim_messages, text_event
 USER = "U" + "b" * 32
 
 
+@pytest.fixture(autouse=True)
+def known_user(sim):
+    """The volunteer is a friend of the bot: LINE refuses a push to an account it does not know."""
+    sim[0].ensure_user(USER)
+
+
 def add_outbox(runtime, **fields) -> int:
     fields.setdefault("user_id", USER)
     fields.setdefault("messages", [{"type": "text", "text": "ทดสอบ"}])

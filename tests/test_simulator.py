@@ -10,7 +10,7 @@ import requests
 
 from simulator.signing import sign
 from simulator.state import Faults
-from tests.conftest import SECRET, TOKEN, sim_messages, sim_send
+from tests.conftest import SECRET, TOKEN, sim_messages, sim_send, wait_until
 
 USER = "U" + "c" * 32
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -21,6 +21,13 @@ IMAGE_OVER_HTTP = {
     "originalContentUrl": "http://desk.example/a.png",
     "previewImageUrl": "http://desk.example/a.png",
 }
+
+
+@pytest.fixture(autouse=True)
+def known_user(sim):
+    """LINE refuses a push to an account it does not know and skips unknown multicast
+    recipients: USER and the made-up U000…0, U000…1, U000…2 are friends of the bot."""
+    sim[0].register_users([USER, *(f"U{i:032x}" for i in range(3))])
 
 
 def post(sim, path: str, body, headers=None):
@@ -195,8 +202,7 @@ def test_broadcast_and_narrowcast_reach_current_followers_only(runtime, sim):
     runtime.line.broadcast([{"type": "text", "text": "ข่าว"}], str(uuid.uuid4()))
     result = runtime.line.narrowcast([{"type": "text", "text": "ข่าว 2"}], str(uuid.uuid4()))
     assert result.status == 202
-    progress = runtime.line.narrowcast_progress(result.request_id)
-    assert progress["phase"] == "succeeded"
+    wait_until(lambda: runtime.line.narrowcast_progress(result.request_id)["phase"] == "succeeded")
     assert [len(sim_messages(sim[1].url, u)) for u in followers] == [2, 2]
     assert sim_messages(sim[1].url, "U" + "3" * 32) == []
 

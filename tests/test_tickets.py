@@ -17,7 +17,7 @@ from bot.inbox import sweep as sweep_leftovers
 from bot.media import MediaLinks
 from bot.models import OutboundMessage, utcnow
 from bot.ticket_sweep import sweep_tickets
-from tests.conftest import sim_messages, sim_send
+from tests.conftest import befriend, sim_messages, sim_send
 from ticketing import service
 from ticketing.models import ChatState, Ticket, TicketEvent, TicketImage, TicketState
 
@@ -29,6 +29,8 @@ OTHER_PROVINCE_COORD = "U" + "5" * 32
 
 
 def link(runtime, user_id: str, level: str, province=None, region=None, name="ผู้ประสานงาน"):
+    """A coordinator linked directly (in LINE they send the code): a friend of the bot."""
+    befriend(runtime.settings.line_api_base, user_id)
     with transaction(runtime.sessions) as session:
         code = service.invite_coordinator(
             session, runtime.faq.directory, name, level, province, region
