@@ -131,12 +131,9 @@ def main() -> None:
         post_json("/_sim/users", {"users": users[i : i + 50_000]})
 
     def start_worker() -> subprocess.Popen:
+        log = open(workdir / "worker.log", "ab")  # noqa: SIM115 (closed with the process)
         return subprocess.Popen(
-            [python, "-m", "bot.consumer"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            [python, "-m", "bot.consumer"], cwd=ROOT, env=env, stdout=log, stderr=log
         )
 
     worker = start_worker()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
@@ -69,6 +70,7 @@ def reachable_followers(rt: Runtime, now: datetime) -> int | None:
 def send_announcement(rt: Runtime, announcement_id: int, now: datetime | None = None) -> str | None:
     """Start (if scheduled) and send every pending batch; returns the final status."""
     now = now or utcnow()
+    began = time.perf_counter()
     with rt.sessions() as session:
         row = session.execute(
             select(Announcement.status, Announcement.audience).where(
@@ -120,6 +122,7 @@ def send_announcement(rt: Runtime, announcement_id: int, now: datetime | None = 
     if won != 1:
         return None  # another worker is sending it
     limiter = rt.broadcast_limiter
+    sending = time.perf_counter()
 
     def send(batch: tuple[int, list[str], str]) -> None:
         batch_id, recipients, retry_key = batch
@@ -156,5 +159,13 @@ def send_announcement(rt: Runtime, announcement_id: int, now: datetime | None = 
                 .where(Announcement.id == announcement_id)
                 .values(claimed_at=None)
             )
-    log.info("announcement %s: %s", announcement_id, final or "paused (LINE unavailable)")
+    done = time.perf_counter()
+    log.info(
+        "announcement %s: %s; %d batches sent in %.2f s after %.2f s of preparation",
+        announcement_id,
+        final or "paused (LINE unavailable)",
+        len(pending),
+        done - sending,
+        sending - began,
+    )
     return final or Status.SENDING

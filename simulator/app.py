@@ -118,7 +118,8 @@ def read_json(model: Any) -> tuple[dict[str, Any] | None, Response | None]:
         )
     if not isinstance(body, dict):
         return None, line_error(400, "The request body could not be parsed as a JSON object")
-    findings = rules.check(body, model)
+    checked = _one_recipient(body, model)
+    findings = rules.check(checked, model)
     if findings.unknown:
         where = findings.unknown[0]
         return None, line_error(
@@ -127,10 +128,20 @@ def read_json(model: Any) -> tuple[dict[str, Any] | None, Response | None]:
     if findings.problems:
         return None, body_errors(findings.problems)
     try:
-        model.from_dict(body)  # a backstop: whatever the SDK still refuses, LINE would too
+        model.from_dict(checked)  # a backstop: whatever the SDK still refuses, LINE would too
     except Exception as exc:
         return None, body_errors([rules.Problem("", str(exc).splitlines()[0])])
     return body, None
+
+
+def _one_recipient(body: dict[str, Any], model: Any) -> dict[str, Any]:
+    """A multicast's `to` goes through the model with its first id only: the ids have their
+    own check (`multicast`: count, form), and 500 of them through the SDK's validators, twice,
+    cost more than the rest of the request (profiled: 6 of the simulator's 10 ms)."""
+    to = body.get("to")
+    if model is MulticastRequest and isinstance(to, list) and to:
+        return {**body, "to": to[:1]}
+    return body
 
 
 def create_sim_app(state: SimState) -> Flask:
@@ -246,7 +257,7 @@ def create_sim_app(state: SimState) -> Flask:
 
     def invalid_to(ids: list[str]) -> Response | None:
         for n, user_id in enumerate(ids):
-            if not USER_ID.match(user_id):
+            if not isinstance(user_id, str) or not USER_ID.match(user_id):
                 return body_errors([rules.Problem(f"to[{n}]", "invalid user id")])
         return None
 

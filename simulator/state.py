@@ -87,7 +87,7 @@ class Accepted:
     sent_messages: list[dict[str, str]] | None  # push only: repeated in the 409 body
 
 
-@dataclass
+@dataclass(slots=True)  # one per message per user reached: 150,000 for one announcement
 class Delivery:
     seq: int
     user_id: str
@@ -306,12 +306,15 @@ class SimState:
         now = time.time()
         with self.lock:
             reached = self.deliverable(user_ids)
+            seq, everyone, by_user = self.last_seq, self.deliveries, self.by_user
             for user_id in reached:
+                mine = by_user[user_id]
                 for message in messages:
-                    self.last_seq += 1
-                    delivery = Delivery(self.last_seq, user_id, via, request_id, now, message)
-                    self.deliveries.append(delivery)
-                    self.by_user[user_id].append(delivery)
+                    seq += 1
+                    delivery = Delivery(seq, user_id, via, request_id, now, message)
+                    everyone.append(delivery)
+                    mine.append(delivery)
+            self.last_seq = seq
             if via != "reply":  # replies are free; the rest count per user reached
                 self.consumption += len(reached)
             return reached

@@ -306,6 +306,14 @@ def test_a_multicast_skips_unknown_and_blocking_users_and_charges_the_rest(sim):
     assert reached == [USER] and sim[0].consumption == 1
 
 
+@pytest.mark.parametrize("bad", ["Unot-an-id", 12345, None])
+def test_a_multicast_names_a_malformed_recipient_anywhere_in_the_list(sim, bad):
+    """Only the first id goes through the SDK's model (speed): the rest have their own check."""
+    body = {"to": [USER, USER, bad], "messages": [{"type": "text", "text": "ประกาศ"}]}
+    assert refused_at(post(sim, "/v2/bot/message/multicast", body)) == ["to[2]"]
+    assert sim[0].consumption == 0
+
+
 def test_many_friends_can_be_registered_at_once(sim):
     users = [f"U{n:032x}" for n in range(1000, 3000)]
     response = requests.post(f"{sim[1].url}/_sim/users", json={"users": users}, timeout=30)

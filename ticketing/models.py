@@ -26,7 +26,8 @@ class TicketState:
 
 class Volunteer(Base):
     __tablename__ = "volunteers"
-    __table_args__ = (Index("ix_volunteers_audience", "following", "province"),)
+    # Covers the audience query: recipients come from the index alone.
+    __table_args__ = (Index("ix_volunteers_audience", "following", "province", "user_id"),)
 
     user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     display_name: Mapped[str | None] = mapped_column(String(200))
