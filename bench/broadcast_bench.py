@@ -1,8 +1,8 @@
 """A real announcement to N volunteers through the worker, against the LINE simulator.
 
 Separate processes, as in production: the simulator (LINE's real limits: multicast 200/s),
-the huey consumer (`python -m bot.consumer`) and this script, on a fresh SQLite database with N
-following volunteers. With --faults the simulator answers 5 % of sends 500 and has 429 bursts,
+the huey consumer (`python -m bot.consumer`) and this script, on a fresh SQLite database (or
+PostgreSQL + Redis: --database-url, --redis-url) with N following volunteers. With --faults the simulator answers 5 % of sends 500 and has 429 bursts,
 and the worker is killed (SIGKILL) twice mid-send and restarted. Counts come from the
 simulator's own record of deliveries.
 
@@ -59,9 +59,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=150_000)
     parser.add_argument("--faults", action="store_true")
+    parser.add_argument(
+        "--database-url", default=None, help="PostgreSQL (its public schema is rebuilt)"
+    )
+    parser.add_argument("--redis-url", default=None, help="huey and the rate limiter on Redis")
     args = parser.parse_args()
+    os.environ.pop("QUEUE_IMMEDIATE", None)
+
+    from bench.stack import fresh_database
 
     workdir = Path(tempfile.mkdtemp(prefix="broadcast-bench-"))
+    database_url = fresh_database(args.database_url, args.redis_url, workdir)
     sim_port = free_port()
     env = {
         **os.environ,
@@ -69,14 +77,17 @@ def main() -> None:
         "LINE_CHANNEL_ACCESS_TOKEN": "bench-token",
         "LINE_API_BASE": f"http://127.0.0.1:{sim_port}",
         "SIM_PORT": str(sim_port),
-        "DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}",
+        "DATABASE_URL": database_url,
         "HUEY_SQLITE_PATH": str(workdir / "huey.db"),
         "DOTENV_PATH": str(workdir / "none.env"),
         "BROADCAST_LEASE_S": "3",  # a killed worker's batches are taken over after 3 s
         "SIM_WEBHOOK_URL": "http://127.0.0.1:9/",
     }
-    for name in ("QUEUE_IMMEDIATE", "REDIS_URL"):
-        env.pop(name, None)
+    env.pop("QUEUE_IMMEDIATE", None)
+    if args.redis_url:
+        env["REDIS_URL"] = args.redis_url
+    else:
+        env.pop("REDIS_URL", None)
     if args.faults:
         env["SIM_FAULTS"] = json.dumps(FAULTS)
     os.environ.update(env)  # this process enqueues on the same queue and database
@@ -85,14 +96,12 @@ def main() -> None:
 
     import broadcast.models  # noqa: F401
     import faq.models  # noqa: F401
-    from bot import migrate
     from bot.db import transaction
     from bot.runtime import get_runtime
     from broadcast import service
     from broadcast.models import Announcement, Batch
     from ticketing.models import Volunteer
 
-    migrate.upgrade(env["DATABASE_URL"])
     rt = get_runtime()
     provinces = list(rt.directory.region_of)
     users = [f"U{n:032x}" for n in range(args.recipients)]
@@ -136,8 +145,18 @@ def main() -> None:
             [python, "-m", "bot.consumer"], cwd=ROOT, env=env, stdout=log, stderr=log
         )
 
+    def consumer_ready(starts: int) -> None:
+        """Until the worker's log says its consumer started (imports take seconds on a busy
+        machine): the time measured is the sending, not a process start."""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if (workdir / "worker.log").read_bytes().count(b"Huey consumer started") >= starts:
+                return
+            time.sleep(0.05)
+        raise TimeoutError("the worker did not start")
+
     worker = start_worker()
-    time.sleep(1.0)  # the consumer starts
+    consumer_ready(1)
     with transaction(rt.sessions) as session:
         audience = service.parse_audience("regions:" + ",".join(rt.directory.regions), rt.directory)
         number = service.create(session, TEXT, audience).id

@@ -64,10 +64,8 @@ def fresh_database(database_url: str | None, redis_url: str | None, workdir: Pat
     """
     from sqlalchemy import text
 
-    from bot.config import Settings
     from bot.db import make_engine
     from bot.migrate import upgrade
-    from bot.worker import make_huey
 
     if database_url is None:
         database_url = f"sqlite:///{workdir / 'bench.db'}"
@@ -79,7 +77,12 @@ def fresh_database(database_url: str | None, redis_url: str | None, workdir: Pat
         engine.dispose()
     upgrade(database_url)
     if redis_url:
-        make_huey(Settings(redis_url=redis_url)).flush()  # huey's own keys only
+        # The worker's queue (`bot.worker.make_huey`), its keys only. Not by importing
+        # bot.worker: that builds the module's queue from this process's environment, which a
+        # benchmark sets only afterwards.
+        from huey import RedisHuey
+
+        RedisHuey("smartbmn", url=redis_url).flush()
     return database_url
 
 

@@ -36,12 +36,26 @@ def test_file_limiters_share_one_rate(tmp_path):
 def test_redis_limiter_shares_one_rate():
     url = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
     try:
-        limiter = RedisRateLimiter(url, f"test:{time.time_ns()}", rate=10)
+        limiter = RedisRateLimiter(url, f"test:{time.time_ns()}", rate=10, burst=5)
         limiter.redis.ping()
     except Exception:
         if os.environ.get("TEST_REDIS_URL"):
             raise
         pytest.skip("Redis not reachable (set TEST_REDIS_URL in CI)")
-    others = [RedisRateLimiter(url, limiter.key, rate=10) for _ in range(2)]
-    elapsed = run_together([limiter, *others], per_limiter=8)  # 24 requests, 10 per second window
-    assert elapsed >= 1.0  # at least three one-second windows were needed (two boundaries)
+    others = [RedisRateLimiter(url, limiter.key, rate=10, burst=5) for _ in range(2)]
+    elapsed = run_together([limiter, *others], per_limiter=8)  # 24 requests at 10/s, burst 5
+    assert elapsed >= (24 - 5) / 10 * 0.95
+
+
+def test_a_redis_limiter_lets_a_full_burst_through_at_once():
+    """An idle bucket is full: a second's worth goes at once, as with the file limiter."""
+    url = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
+    try:
+        limiter = RedisRateLimiter(url, f"test:{time.time_ns()}", rate=50)
+        limiter.redis.ping()
+    except Exception:
+        if os.environ.get("TEST_REDIS_URL"):
+            raise
+        pytest.skip("Redis not reachable (set TEST_REDIS_URL in CI)")
+    assert run_together([limiter], per_limiter=50) < 0.5
+    assert run_together([limiter], per_limiter=10) >= 10 / 50 * 0.9  # then the rate
