@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("smartbmn.events")
 
-# An event that waited this long in the queue gets the loading animation before handling.
-LOADING_AFTER_S = 1.0
 # After this many failed handling attempts an event is set aside (handled, with its error).
 MAX_HANDLING_ATTEMPTS = 5
 # A failed event waits before its next try, doubling: 10 s, 20 s, 40 s, 80 s. Its source's later
@@ -274,9 +272,10 @@ def handle_event(rt: Runtime, pk: int, now: datetime | None = None) -> Handled |
     about = _Stored(claimed.event_id, event_kind(claimed.payload), hash_user(claimed.user_id))
     outcome = "ok"
     try:
-        waited = (claimed.claimed_at - claimed.received_at).total_seconds()
-        if claimed.user_id and waited > LOADING_AFTER_S and claimed.payload.get("replyToken"):
-            rt.line.show_loading(claimed.user_id)
+        # No loading animation for an event that waited in the queue: its answer follows within
+        # milliseconds of this point, and under a backlog the extra LINE call per event only
+        # deepened it (measured). Handlers that wait on LINE themselves show it (a picture's
+        # download, `handlers.tickets.prefetch_message`).
         fetched = rt.dispatcher.prefetch(claimed.payload, rt.line, rt.sessions)
         with transaction(rt.sessions) as session:
             ctx = EventContext(session=session, event=claimed.payload, services=rt, fetched=fetched)

@@ -11,7 +11,14 @@ import requests
 from sqlalchemy import select
 
 from bot.db import transaction
-from bot.inbox import find_leftovers, handle_event, pending_events, store_events, sweep
+from bot.inbox import (
+    find_leftovers,
+    handle_and_deliver,
+    handle_event,
+    pending_events,
+    store_events,
+    sweep,
+)
 from bot.line_client import LineContentTooLarge, LineRejected, LineUnavailable
 from bot.models import OutboundMessage, WebhookEvent, utcnow
 from bot.outbox import deliver, part_retry_key
@@ -289,12 +296,14 @@ def test_an_event_that_always_fails_is_set_aside_after_five_tries(runtime, sim, 
         assert "handler bug" in event.last_error  # kept for staff
 
 
-def test_loading_animation_is_shown_when_an_event_waited_in_the_queue(runtime, sim):
-    event = text_event("E-wait", user=USER)
+def test_an_event_that_waited_is_answered_without_a_loading_animation_first(runtime, sim):
+    """The answer follows at once; a loading call per waiting event only deepens a backlog."""
+    event = text_event("E-wait", user=USER, text_="ลืมรหัสผ่าน")
     event["replyToken"] = sim[0].issue_reply_token(USER)
     pk = store(runtime, event)
-    handle_event(runtime, pk, utcnow() + timedelta(seconds=3))
-    assert stats(sim)["POST /v2/bot/chat/loading/start"] == {"202": 1}
+    handle_and_deliver(runtime, pk, utcnow() + timedelta(seconds=3))
+    assert "POST /v2/bot/chat/loading/start" not in stats(sim)
+    assert stats(sim)["POST /v2/bot/message/reply"] == {"200": 1}
 
 
 def test_the_sim_control_api_reports_stats(sim):
