@@ -28,12 +28,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pythainlp.util import eng_to_thai
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from faq.decision import FEATURES, Decider, Redirect, find_redirect
 from faq.directory import Directory
 from faq.kb import Entry
 from faq.normalize import Tokenizer, normalize
+from faq.spelling import MIN_CHARS as SPELLING_MIN_CHARS
+from faq.spelling import Speller
 
 PROVINCE, REGION, NUMBER = "@จังหวัด", "@ภาค", "@เลข"
 _PLACEHOLDERS = {"xprovincex": PROVINCE, "xregionx": REGION}
@@ -43,10 +45,6 @@ THAI_NUMBER_WORD = re.compile(r"(?:หนึ่ง|เอ็ด|สอง|ยี
 
 W_TOKENS, W_CHARS, W_FUZZ = 0.5, 0.3, 0.2
 
-# Spelling: a run of unknown Thai fragments this long or longer is compared with the vocabulary
-# and replaced at this similarity (rapidfuzz ratio, 0-100) or above.
-SPELLING_MIN_CHARS = 4
-SPELLING_CUTOFF = 85
 _THAI = re.compile(r"[\u0e00-\u0e7f]")
 # Mostly Latin letters and symbols a Thai keyboard layout puts on letter keys.
 _LATIN_LETTERS = re.compile(r"^[\x21-\x7e\s]*[a-zA-Z;',./\[\]][\x21-\x7e\s]*$")
@@ -144,21 +142,6 @@ class _Index:
         return {d: dot / (q_norm * self.norms[d]) for d, dot in dots.items()}
 
 
-def _by_reachable_length(words: list[str]) -> dict[int, list[str]]:
-    """Span length → the words (in `words` order) whose length allows a `fuzz.ratio` of
-    `SPELLING_CUTOFF` with it: a ratio is at most 200·min(a, b)/(a + b), so a 4-letter span never
-    reaches a 12-letter word. Built once, so a question compares a few hundred words, not all."""
-    if not words:
-        return {}
-    lengths = [len(w) for w in words]
-    reachable: dict[int, list[str]] = {}
-    for span in range(SPELLING_MIN_CHARS, 2 * max(lengths) + 1):
-        # One point of slack against rounding: a word kept in vain costs a comparison, nothing more.
-        ok = {n for n in set(lengths) if 200 * min(span, n) / (span + n) >= SPELLING_CUTOFF - 1}
-        reachable[span] = [w for w, n in zip(words, lengths, strict=True) if n in ok]
-    return reachable
-
-
 class Matcher:
     def __init__(
         self,
@@ -175,8 +158,7 @@ class Matcher:
         self.decider = decider
         self.redirects = tuple(redirects)
         self._vocabulary: dict[str, str] = {}
-        self._vocabulary_keys: list[str] = []
-        self._vocabulary_by_length: dict[int, list[str]] = {}
+        self._speller = Speller(())
         self.directory = directory
         self.threshold = threshold
         self.margin = margin
@@ -219,8 +201,7 @@ class Matcher:
             if canonical in self.tokens.idf and len(form) >= SPELLING_MIN_CHARS and " " not in form
         )
         self._vocabulary = {w: c for w, c in self._vocabulary.items() if _THAI.match(w)}
-        self._vocabulary_keys = list(self._vocabulary)
-        self._vocabulary_by_length = _by_reachable_length(self._vocabulary_keys)
+        self._speller = Speller(self._vocabulary)
 
     def prepare(self, question: str) -> tuple[list[str], str]:
         """Tokens and normalized text, with place names replaced by placeholders."""
@@ -262,16 +243,7 @@ class Matcher:
                 end += 1
             best: tuple[float, int, str] | None = None
             for stop in (end, end + 1) if end < len(tokens) else (end,):
-                span = "".join(tokens[i:stop])
-                if len(span) < SPELLING_MIN_CHARS:
-                    continue
-                # Only the words whose length lets them reach the cutoff, in vocabulary order.
-                hit = process.extractOne(
-                    span,
-                    self._vocabulary_by_length.get(len(span), ()),
-                    scorer=fuzz.ratio,
-                    score_cutoff=SPELLING_CUTOFF,
-                )
+                hit = self._speller.closest("".join(tokens[i:stop]))
                 if hit and (best is None or hit[1] > best[0]):
                     best = (hit[1], stop, self._vocabulary[hit[0]])
             if best is None:

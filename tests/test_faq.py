@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from rapidfuzz import fuzz, process
 
 from bot.config import PROJECT_ROOT
+from faq import spelling
 from faq.__main__ import matcher_decision
 from faq.decision import FEATURES, SCORE_FLOOR, Decider, fit_logistic
 from faq.evaluation import Decision, evaluate, keyword_baseline
@@ -329,6 +332,39 @@ def test_misspelled_words_are_corrected_to_the_knowledge_bases(faq):
     assert "ตำแหน่ง" in faq.matcher.prepare("พิกดไม่ขึ้น")[0]  # พิกัด
     assert faq.matcher.match("ลืมรหัดผ่าน").id == "forgot-password"
     assert faq.matcher.match("โหลดแอพสมาทเซอเวย์ที่ไหนคะ").id == "app-install"
+
+
+def test_the_spelling_shortcut_finds_what_comparing_every_word_finds(faq):
+    """The speller hands rapidfuzz only the words that can reach the cutoff; the word it returns
+    must be the one comparing every word of the vocabulary returns, ties included."""
+    speller = faq.matcher._speller
+    words = speller.words
+    rng = random.Random(2563)
+    spans = []
+    for word in rng.sample(words, min(len(words), 600)):
+        letters = list(word)
+        for _ in range(rng.randint(1, 3)):  # chat noise: letters dropped, added, swapped
+            at = rng.randrange(len(letters))
+            roll = rng.random()
+            if roll < 0.4 and len(letters) > 1:
+                del letters[at]
+            elif roll < 0.8:
+                letters.insert(at, rng.choice("กงนมรอาิีุู่้ัเแ"))
+            else:
+                letters[at] = rng.choice("กงนมรอาิี่้")
+        spans += ["".join(letters), word + rng.choice(words)[:2], word[1:]]
+    found = 0
+    for span in spans:
+        every = process.extractOne(
+            span,
+            [w for w in words if spelling.reachable(len(span), len(w))],
+            scorer=fuzz.ratio,
+            score_cutoff=spelling.CUTOFF,
+        )
+        expected = (every[0], every[1]) if every and len(span) >= spelling.MIN_CHARS else None
+        assert speller.closest(span) == expected, span
+        found += expected is not None
+    assert found > len(spans) // 4  # the spans are close enough for many to be corrected
 
 
 def test_a_story_before_the_question_is_answered_directly(faq):
