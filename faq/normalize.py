@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 
@@ -88,18 +88,53 @@ _SPACES = re.compile(r"\s+")
 _LATIN = re.compile(r"[a-z]")
 
 
+class _CharacterMap(dict[int, int | str | None]):
+    """A `str.translate` table that works each character out once, when first met: one C-level
+    pass instead of a Python call per character. Bounded, so odd input cannot grow it forever;
+    ASCII, Thai and general punctuation are worked out ahead, so they always have a place."""
+
+    def __init__(self, rule: Callable[[str], int | str | None], limit: int = 4096) -> None:
+        super().__init__()
+        self._rule = rule
+        self._limit = limit
+        for block in (range(0x80), range(0x0E00, 0x0E80), range(0x2000, 0x2070)):
+            self.update((code, rule(chr(code))) for code in block)
+
+    def __missing__(self, code: int) -> int | str | None:
+        value = self._rule(chr(code))
+        if len(self) < self._limit:
+            self[code] = value
+        return value
+
+
+def _surface(ch: str) -> int | str | None:
+    """Invisible characters dropped, other control and format characters (C*) → space, Thai
+    digits → Arabic; anything else kept."""
+    if ord(ch) in INVISIBLE:
+        return None
+    if unicodedata.category(ch)[0] == "C":
+        return " "
+    return ord(ch.translate(THAI_DIGITS))
+
+
+def _symbol_to_space(ch: str) -> int | str:
+    """Punctuation and symbols (Unicode P* and S*) → space; Thai vowel and tone marks are
+    combining marks (M*) and stay."""
+    return " " if unicodedata.category(ch)[0] in "PS" else ord(ch)
+
+
+_SURFACE = _CharacterMap(_surface)
+_SYMBOLS = _CharacterMap(_symbol_to_space)
+
+
 def normalize(text: str) -> str:
-    text = unicodedata.normalize("NFC", text).translate(INVISIBLE)
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
-    text = text.translate(THAI_DIGITS).lower()
+    text = unicodedata.normalize("NFC", text).translate(_SURFACE).lower()
     # Common Thai typing slips: เ+เ for แ, nikhahit + sara aa for sara am.
     text = text.replace("เเ", "แ").replace("\u0e4d\u0e32", "\u0e33")
     text = _REPEATS.sub(lambda m: m.group(1) or m.group(2), text)
     text = _THOUSANDS.sub("", text)
     text = _DOTS_IN_ABBREVIATIONS.sub("", text)
-    # Punctuation and symbols (Unicode P* and S*) become spaces; Thai vowel and tone marks are
-    # combining marks (M*) and stay.
-    text = "".join(" " if unicodedata.category(ch)[0] in "PS" else ch for ch in text)
+    text = text.translate(_SYMBOLS)
     return _SPACES.sub(" ", text).strip()
 
 

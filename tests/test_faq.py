@@ -7,6 +7,7 @@ import random
 import re
 import subprocess
 import sys
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -53,6 +54,35 @@ def tokenizer():
 )
 def test_normalize(raw, expected):
     assert normalize(raw) == expected
+
+
+def test_normalize_maps_each_character_by_its_unicode_category():
+    """normalize's translate tables (filled as characters are met, and bounded) give what asking
+    unicodedata about every character gives, for characters from anywhere in Unicode."""
+
+    def by_category(text: str) -> str:
+        text = unicodedata.normalize("NFC", text)
+        text = "".join(
+            " " if unicodedata.category(c)[0] == "C" else c
+            for c in text
+            if c not in "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f"
+        )
+        text = text.translate(str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")).lower()
+        text = text.replace("เเ", "แ").replace("\u0e4d\u0e32", "\u0e33")
+        return text
+
+    rng = random.Random(7)
+    for _ in range(3000):  # more distinct characters than the tables keep
+        text = "".join(
+            chr(rng.choice([rng.randrange(0x110000), rng.randrange(0x0E00, 0x0E80)]))
+            for _ in range(rng.randint(1, 30))
+        )
+        expected = by_category(text)
+        expected = "".join(" " if unicodedata.category(c)[0] in "PS" else c for c in expected)
+        # The regular-expression steps in between are the same code either way: compared where
+        # they cannot apply (no repeats, dots, commas), on the characters' mapping alone.
+        if not re.search(r"(.)\1\1|[.,]", expected):
+            assert normalize(text) == re.sub(r"\s+", " ", expected).strip(), ascii(text)
 
 
 def test_nfc(tokenizer):
