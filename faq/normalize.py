@@ -16,7 +16,8 @@ from pathlib import Path
 import yaml
 from pythainlp.corpus import thai_words
 from pythainlp.tokenize import word_tokenize
-from pythainlp.util import Trie
+
+from faq.dictionary import WordDictionary
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -181,8 +182,8 @@ class Tokenizer:
         self._english, self._thai_for = _load_english(data_dir / "english.yaml")
 
     @cached_property
-    def trie(self) -> Trie:
-        return Trie((set(thai_words()) | self._extra) - self._not_words)
+    def dictionary(self) -> WordDictionary:
+        return WordDictionary((set(thai_words()) | self._extra) - self._not_words)
 
     def translate(self, text: str) -> str:
         """Multi-word synonyms joined into one word; English words replaced by the knowledge
@@ -199,7 +200,7 @@ class Tokenizer:
         text = self.translate(text if normalized else normalize(text))
         out: list[str] = []
         for token in word_tokenize(
-            text, custom_dict=self.trie, engine="newmm", keep_whitespace=False
+            text, custom_dict=self.dictionary, engine="newmm", keep_whitespace=False
         ):
             token = token.strip()
             if not token or token in PARTICLES or token in FILLERS:

@@ -11,6 +11,8 @@ import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from pythainlp.tokenize import word_tokenize
+from pythainlp.util import Trie
 from rapidfuzz import fuzz, process
 
 from bot.config import PROJECT_ROOT
@@ -124,6 +126,23 @@ def test_a_dictionary_word_that_cuts_questions_wrongly_is_removed(tokenizer):
 def test_domain_words_stay_whole(tokenizer):
     assert tokenizer.tokens("ผปส.จังหวัด")[0] == "ผู้ประสานงาน"
     assert "หัวหน้าครัวเรือน" in tokenizer.tokens("หัวหน้าครัวเรือนอายุน้อย")
+
+
+def test_the_word_dictionary_answers_newmm_as_pythainlps_trie_does(tokenizer):
+    """newmm asks its dictionary for the words starting at a position; ours (two sets, quick to
+    build) must answer exactly as pythainlp's Trie over the same words, so newmm cuts the same."""
+    words = list(tokenizer.dictionary)
+    trie = Trie(words)
+    rng = random.Random(11)
+    texts = [p for e in load_entries() for p in (*e.phrasings, e.answer)]
+    texts += ["".join(rng.sample(words, 4)) for _ in range(300)]  # words run together
+    texts += [" ติดตั้ง แอป ", "ผู้ประสานงานจังหวัดสงขลา", "abc123 ผปส"]
+    for text in texts:
+        for start in range(len(text)):
+            assert tokenizer.dictionary.prefixes(text, start) == trie.prefixes(text, start)
+        cut = word_tokenize(text, custom_dict=tokenizer.dictionary, keep_whitespace=False)
+        assert cut == word_tokenize(text, custom_dict=trie, keep_whitespace=False)
+    assert len(tokenizer.dictionary) == len(trie)
 
 
 # -- the knowledge base ------------------------------------------------------------------------
