@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import heapq
 import json
+import math
 import random
 import re
 import subprocess
 import sys
 import unicodedata
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
+from pythainlp.corpus import thai_words
 from pythainlp.tokenize import word_tokenize
 from pythainlp.util import Trie
 from rapidfuzz import fuzz, process
@@ -19,9 +24,16 @@ from bot.config import PROJECT_ROOT
 from faq import spelling
 from faq.__main__ import matcher_decision
 from faq.decision import FEATURES, SCORE_FLOOR, Decider, fit_logistic
-from faq.evaluation import Decision, evaluate, keyword_baseline
+from faq.evaluation import Decision, evaluate, keyword_baseline, read_rows
 from faq.kb import load_entries
-from faq.normalize import Tokenizer, normalize
+from faq.matcher import (
+    FUZZ_TOP_DOCS,
+    W_CHARS,
+    W_TOKENS,
+    Matcher,
+    trigrams,
+)
+from faq.normalize import DATA, Tokenizer, normalize
 from faq.service import ASK_PROVINCE, REDIRECT_INTRO, Kind
 from tests.conftest import shared_file
 
@@ -218,6 +230,86 @@ def test_matcher_is_thread_safe(faq):
     with ThreadPoolExecutor(8) as pool:
         parallel = list(pool.map(faq.matcher.match, questions))
     assert parallel == sequential
+
+
+def plain_best_documents(matcher: Matcher, tokens: list[str], text: str) -> list[tuple[int, float]]:
+    """The ranking's first step as it was written before it was made fast: both cosines of every
+    document sharing a feature with the question, then the `FUZZ_TOP_DOCS` best of them."""
+
+    def cosines(index, query) -> dict[int, float]:
+        query = set(query)
+        q_norm = math.sqrt(sum(index.weight(f) ** 2 for f in query)) or 1.0
+        dots: dict[int, float] = defaultdict(float)
+        for f in query:
+            if f in index.idf:
+                for doc_id in index.postings[f]:
+                    dots[doc_id] += index.idf[f] * index.idf[f]
+        return {d: dot / (q_norm * index.norms[d]) for d, dot in dots.items()}
+
+    by_tokens = cosines(matcher.tokens, tokens)
+    by_grams = cosines(matcher.grams, trigrams(text))
+    blocked = {d for d, needs in matcher._doc_requires.items() if not needs & set(tokens)}
+    partial = {
+        d: (W_TOKENS * by_tokens[d] if d in by_tokens else 0.0)
+        + (W_CHARS * by_grams[d] if d in by_grams else 0.0)
+        for d in set(by_tokens) | set(by_grams)
+        if d not in blocked
+    }
+    return [(d, partial[d]) for d in heapq.nlargest(FUZZ_TOP_DOCS, partial, key=partial.get)]
+
+
+@pytest.fixture(scope="module")
+def crowded_matcher(faq):
+    """The knowledge base, twenty of its entries again under other ids (equal scores everywhere)
+    and 250 entries of random dictionary words: many documents for the bound to rule out."""
+    rng = random.Random(2563)
+    words = sorted(w for w in thai_words() if 2 <= len(w) <= 8 and " " not in w)
+    entries = list(faq.entries.values())
+    entries += [replace(e, id=f"{e.id}-again") for e in entries[:20]]
+    for n in range(250):
+        phrasings = [" ".join(rng.sample(words, rng.randint(3, 7))) for _ in range(8)]
+        entries.append(
+            replace(
+                entries[-1],
+                id=f"random-{n}",
+                question=phrasings[0],
+                examples=tuple(phrasings[1:]),
+                requires_any=(),
+            )
+        )
+    return Matcher(entries, faq.matcher.tokenizer, faq.directory)
+
+
+def test_the_pruned_ranking_ranks_as_scoring_every_document_does(faq, crowded_matcher, monkeypatch):
+    """The ranking scores only the documents that can be among the best (a bound rules out the
+    rest); its best documents must be those scoring every document gives, with the same scores
+    to the last bit, and equal scores in the same order."""
+    met_order_used = []
+    best_met = Matcher._best_met
+    monkeypatch.setattr(
+        Matcher, "_best_met", staticmethod(lambda *a: met_order_used.append(1) or best_met(*a))
+    )
+    rows = [row for path in sorted(DATA.glob("*.jsonl")) for row in read_rows(path)]
+    questions = [row["q"] for row in rows] + [p for e in faq.entries.values() for p in e.phrasings]
+    for matcher in (faq.matcher, crowded_matcher):
+        for question in questions:
+            tokens, text = matcher.prepare(question)
+            expected = plain_best_documents(matcher, tokens, text)
+            assert matcher._best_documents(tokens, text) == expected, question
+    assert len(met_order_used) > 100  # equal scores among the best are common, and were compared
+
+
+def test_the_bound_never_rules_out_a_document_that_reaches_the_floor(faq, crowded_matcher):
+    """`_Index.reach(query, weight, floor)` must keep every document whose weight · cosine is at
+    least `floor`, down to a floor equal to the document's own score, where the bound is tightest."""
+    index = crowded_matcher.grams
+    for row in read_rows(DATA / "styles_dev.jsonl")[:120]:
+        query = index.query(trigrams(crowded_matcher.prepare(row["q"])[1]))
+        dots = index.dots(query)
+        for d, dot in enumerate(dots):
+            if dot:
+                score = W_CHARS * (dot / (query.norm * index.norms[d]))
+                assert d in index.reach(query, W_CHARS, score), row["q"]
 
 
 def test_two_close_topics_ask_which(faq):
