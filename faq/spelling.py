@@ -55,15 +55,21 @@ class Speller:
 
     def __init__(self, words: Iterable[str]) -> None:
         self.words = list(words)  # in this order: the first of equally close words wins
-        self._lengths = sorted({len(w) for w in self.words})
-        # (two letters, word length) → the words with that pair, in vocabulary order.
-        self._with_pair: dict[tuple[str, int], list[int]] = defaultdict(list)
-        self._of_length: dict[int, list[int]] = defaultdict(list)
+        # Word length → its words, and → two letters → the words with that pair; vocabulary order.
+        of_length: dict[int, list[int]] = defaultdict(list)
+        with_pair: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         for i, word in enumerate(self.words):
             n = len(word)
-            self._of_length[n].append(i)
+            of_length[n].append(i)
             for pair in dict.fromkeys(word[j : j + 2] for j in range(n - 1)):
-                self._with_pair[pair, n].append(i)
+                with_pair[n][pair].append(i)
+        self._of_length = dict(of_length)  # plain dicts: reading never adds a key
+        self._with_pair = {n: dict(pairs) for n, pairs in with_pair.items()}
+        # Span length → each word length it can reach, with the pieces to cut the span into.
+        self._plans = {
+            m: [(n, max_edits(m + n) + 1) for n in sorted(self._of_length) if reachable(m, n)]
+            for m in range(MIN_CHARS, 2 * max(self._of_length, default=0) + 1)
+        }
 
     def closest(self, span: str) -> tuple[str, float] | None:
         """The first vocabulary word with the best `fuzz.ratio` ≥ CUTOFF, and that ratio."""
@@ -79,12 +85,13 @@ class Speller:
         vocabulary order."""
         m = len(span)
         lists: list[list[int]] = []
-        for n in self._lengths:
-            if not reachable(m, n):
-                continue
-            count = max_edits(m + n) + 1
+        pairs_of: dict[int, list[str]] = {}  # pieces → their first pairs (lengths share them)
+        for n, count in self._plans.get(m, ()):
             if 2 * count > m:  # pieces of one letter would let nearly every word through
                 lists.append(self._of_length[n])
                 continue
-            lists += [self._with_pair.get((p[:2], n), []) for p in pieces(span, count)]
-        return [self.words[i] for i in sorted(set().union(*lists))]
+            if count not in pairs_of:
+                pairs_of[count] = [piece[:2] for piece in pieces(span, count)]
+            with_pair = self._with_pair.get(n, {})
+            lists += [with_pair[pair] for pair in pairs_of[count] if pair in with_pair]
+        return list(map(self.words.__getitem__, sorted(set().union(*lists))))
