@@ -142,9 +142,10 @@ class _Index:
 
     def query(self, features: Iterable[str]) -> _Query:
         features = set(features)  # the sums below run in this set's order, as they always have
-        norm = math.sqrt(sum(self.weight(f) ** 2 for f in features)) or 1.0
-        known = [f for f in features if f in self.idf]
-        return _Query(norm, known, [self.idf[f] * self.idf[f] for f in known], self.postings)
+        idf, unknown = self.idf, self.unknown_idf  # `weight`, without a call per feature
+        norm = math.sqrt(sum(idf.get(f, unknown) ** 2 for f in features)) or 1.0
+        known = [f for f in features if f in idf]
+        return _Query(norm, known, [idf[f] * idf[f] for f in known], self.postings)
 
     def dots(self, query: _Query) -> list[float]:
         """Per document, Σ w² over the query's features it has, added in the query's order (0.0
