@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 
-import yaml
 from pythainlp.corpus import thai_words
 from pythainlp.tokenize import word_tokenize
 
 from faq.dictionary import WordDictionary
+from faq.yamlfile import read_yaml
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -143,7 +143,7 @@ def _load_english(path: Path) -> tuple[re.Pattern[str] | None, dict[str, str]]:
     """English words → the Thai words of the knowledge base, as one regex over whole words."""
     if not path.exists():
         return None, {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_yaml(path) or {}
     thai_for: dict[str, str] = {}
     for thai, forms in data.items():
         for form in forms:
@@ -154,7 +154,7 @@ def _load_english(path: Path) -> tuple[re.Pattern[str] | None, dict[str, str]]:
 
 
 def _load_synonyms(path: Path) -> dict[str, str]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_yaml(path) or {}
     mapping: dict[str, str] = {}
     for canonical, forms in data.items():
         for form in [canonical, *forms]:

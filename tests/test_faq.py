@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
+import yaml
 from pythainlp.corpus import thai_words
 from pythainlp.tokenize import word_tokenize
 from pythainlp.util import Trie
@@ -35,6 +36,7 @@ from faq.matcher import (
 )
 from faq.normalize import DATA, Tokenizer, normalize
 from faq.service import ASK_PROVINCE, REDIRECT_INTRO, Kind
+from faq.yamlfile import read_yaml
 from tests.conftest import shared_file
 
 
@@ -163,6 +165,12 @@ def test_the_word_dictionary_answers_newmm_as_pythainlps_trie_does(tokenizer):
 def topic_ids() -> list[str]:
     text = shared_file("faq/TOPICS.md").read_text(encoding="utf-8")
     return [i for i in re.findall(r"^\| ([a-z0-9-]+) \|", text, re.M) if i != "id"]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in DATA.glob("*.yaml")))
+def test_every_data_file_reads_the_same_with_libyaml_as_with_pure_python(name):
+    text = (DATA / name).read_text(encoding="utf-8")
+    assert read_yaml(DATA / name) == yaml.load(text, Loader=yaml.SafeLoader)
 
 
 def test_one_entry_per_topic_with_exactly_those_ids():
