@@ -2,6 +2,7 @@
 
     python bench/faq_answers.py record var/faq-answers.json   # before the change
     python bench/faq_answers.py check var/faq-answers.json    # after it: exit 1 on any difference
+    python bench/faq_answers.py sample tests/data/faq/matches.jsonl  # the sample test_faq guards
 
 What is recorded, for every question of every set (faq/data/*.jsonl, ../shared/faq/dev.jsonl
 when it is there):
@@ -146,11 +147,40 @@ def differences(before: dict, after: dict) -> list[str]:
     return found
 
 
+def sample() -> list[dict[str, object]]:
+    """Every eighth question of our sets and every one answered with a choice, with what the
+    matcher makes of it (`test_faq` checks these stay as they are)."""
+    matcher = FaqService.load().matcher
+    rows = []
+    for n, q in enumerate(q for path in sorted(DATA.glob("*.jsonl")) for q in questions(path)):
+        got = matcher.match(q)
+        if n % 8 == 0 or got.action == "choose":
+            rows.append(
+                {
+                    "q": q,
+                    "action": got.action,
+                    "best": got.best,
+                    "choices": got.choices,
+                    "score": got.score,
+                    "runner_up": got.runner_up,
+                    "runner_up_score": got.runner_up_score,
+                    "probability": got.probability,
+                    "redirect": got.redirect,
+                }
+            )
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("record", "check"))
+    parser.add_argument("command", choices=("record", "check", "sample"))
     parser.add_argument("file", type=Path)
     args = parser.parse_args()
+    if args.command == "sample":
+        lines = [json.dumps(row, ensure_ascii=False) for row in sample()]
+        args.file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        print(f"{len(lines)} questions and their answers written to {args.file}")
+        return 0
     now = snapshot()
     n = len(now["shipped_kb"])
     if args.command == "record":

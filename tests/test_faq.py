@@ -37,6 +37,7 @@ from faq.matcher import (
 from faq.normalize import DATA, Tokenizer, normalize
 from faq.service import ASK_PROVINCE, REDIRECT_INTRO, Kind
 from faq.yamlfile import read_yaml
+from tests.conftest import DATA as FIXTURES
 from tests.conftest import shared_file
 
 
@@ -318,6 +319,28 @@ def test_the_bound_never_rules_out_a_document_that_reaches_the_floor(faq, crowde
             if dot:
                 score = W_CHARS * (dot / (query.norm * index.norms[d]))
                 assert d in index.reach(query, W_CHARS, score), row["q"]
+
+
+def test_a_sample_of_answers_is_what_it_was_before_the_matcher_was_made_fast(faq):
+    """249 questions of our sets (every eighth, and every one answered with a choice) and what the
+    matcher made of them before the speed work of 2026-11-25 (`tests/data/faq/matches.jsonl`).
+    Speed work must change none of it; a change meant to change answers regenerates the file
+    (`python bench/faq_answers.py sample tests/data/faq/matches.jsonl`) and says so."""
+    rows = read_rows(FIXTURES / "faq" / "matches.jsonl")
+    for row in rows:
+        got = faq.matcher.match(row["q"])
+        assert {
+            "q": row["q"],
+            "action": got.action,
+            "best": got.best,
+            "choices": got.choices,
+            "score": got.score,
+            "runner_up": got.runner_up,
+            "runner_up_score": got.runner_up_score,
+            "probability": got.probability,
+            "redirect": got.redirect,
+        } == row
+    assert {row["action"] for row in rows} == {"answer", "choose", "none"}
 
 
 def test_two_close_topics_ask_which(faq):
