@@ -159,10 +159,11 @@ class _Index:
     def reach(self, query: _Query, weight: float, floor: float) -> set[int]:
         """Every document whose `weight` · cosine can reach `floor`.
 
-        A feature adds w² / (|query| · |document|) to a document's cosine, at most
-        w² / (|query| · the lightest norm among its documents). A document whose only shared
-        features are the lightest ones, whose bounds add up to less than `floor`, cannot reach
-        it; the documents of the other features can."""
+        A feature adds weight · w² / (|query| · |document|) to a document's score, at most
+        weight · w² / (|query| · the lightest norm among its documents): its bound. Taken
+        lightest first, the features whose bounds together stay below `floor` cannot lift a
+        document to it on their own, so a document sharing only those is ruled out; every
+        document of the other features is kept."""
         bounds = sorted(
             (weight * w2 / (query.norm * self._lightest[f]), n)
             for n, (f, w2) in enumerate(zip(query.features, query.weights, strict=True))

@@ -8,6 +8,8 @@ which words can reach the cutoff at all, so only those are handed to rapidfuzz:
 - letters in common: a word within d edits of the span keeps, untouched, at least one of any
   d + 1 pieces the span is cut into (each edit touches one piece at most), so it contains that
   piece's first two letters. A word containing none of the pieces' first pairs is too far.
+  (A span too short to cut into pieces of two letters is compared with every word of a
+  reachable length.)
 
 The survivors keep the vocabulary's order, and `extractOne` returns the first best-scoring
 word, so the answer is the one comparing every word would give (`test_faq` checks it).
