@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from faq.yamlfile import read_yaml
 
 # What the decision sees: the best and second scores and their margin; `unknown`, the share of
 # the question's words the knowledge base has never seen; `words`, how long it is (log); and
@@ -47,7 +47,7 @@ class Redirect:
 def load_redirects(path: Path) -> list[Redirect]:
     if not path.exists():
         return []
-    rows = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    rows = read_yaml(path) or []
     return [
         Redirect(
             str(row["id"]),

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from rapidfuzz import fuzz, process
 
 from faq.normalize import DATA, normalize
+from faq.yamlfile import read_yaml
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def _people(rows: list[dict[str, str]] | None) -> tuple[Coordinator, ...]:
 
 class Directory:
     def __init__(self, path: Path = DATA / "directory.yaml") -> None:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path)
         self.central = _people(data["central"])
         self.regions: dict[str, Region] = {
             name: Region(

@@ -10,6 +10,10 @@ scored against each document by three signals, each in [0, 1]:
   typos and odd word cuts;
 - rapidfuzz `token_set_ratio` on the token strings of the best candidates.
 
+Only documents that can be among the best candidates are scored: those sharing a word with the
+question, and those sharing trigrams heavy enough to reach the twelfth best of these (a bound
+rules out the rest, which could not have changed the result).
+
 An entry's score is its best document's. Below `threshold` the answer is "no match"; when the
 runner-up is within `margin` of the best, the result is ambiguous (the bot asks which).
 Province and region names are replaced by placeholders first, so "ผู้ประสานงานจังหวัดสตูล"
@@ -26,14 +30,17 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 from pythainlp.util import eng_to_thai
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from faq.decision import FEATURES, Decider, Redirect, find_redirect
 from faq.directory import Directory
 from faq.kb import Entry
 from faq.normalize import Tokenizer, normalize
+from faq.spelling import MIN_CHARS as SPELLING_MIN_CHARS
+from faq.spelling import Speller
 
 PROVINCE, REGION, NUMBER = "@จังหวัด", "@ภาค", "@เลข"
 _PLACEHOLDERS = {"xprovincex": PROVINCE, "xregionx": REGION}
@@ -43,10 +50,6 @@ THAI_NUMBER_WORD = re.compile(r"(?:หนึ่ง|เอ็ด|สอง|ยี
 
 W_TOKENS, W_CHARS, W_FUZZ = 0.5, 0.3, 0.2
 
-# Spelling: a run of unknown Thai fragments this long or longer is compared with the vocabulary
-# and replaced at this similarity (rapidfuzz ratio, 0-100) or above.
-SPELLING_MIN_CHARS = 4
-SPELLING_CUTOFF = 85
 _THAI = re.compile(r"[\u0e00-\u0e7f]")
 # Mostly Latin letters and symbols a Thai keyboard layout puts on letter keys.
 _LATIN_LETTERS = re.compile(r"^[\x21-\x7e\s]*[a-zA-Z;',./\[\]][\x21-\x7e\s]*$")
@@ -57,6 +60,9 @@ UNREACHABLE = re.compile(
 )
 UNREACHABLE_BOOST = 0.1
 FUZZ_TOP_DOCS = 12
+# Floats add up with rounding: a bound is stretched this much before it is trusted to fall short
+# of a score (without it, a document scoring exactly the floor was ruled out).
+_ROUNDING = 1 + 1e-9
 
 # Calibrated on faq/data/tuning.jsonl (our own phrasings, not the evaluation set).
 DEFAULT_THRESHOLD = 0.36
@@ -113,11 +119,15 @@ class _Index:
         self.unknown_idf = math.log(1 + n_entries / 0.5)
         self._docs = docs
         self.postings: dict[str, list[int]] = defaultdict(list)
-        self.norms: list[float] = []
         for doc_id, features in enumerate(docs):
             for f in features:
                 self.postings[f].append(doc_id)
-            self.norms.append(math.sqrt(sum(self.idf[f] ** 2 for f in features)) or 1.0)
+        self._weigh()
+
+    def _weigh(self) -> None:
+        self.norms = [math.sqrt(sum(self.idf[f] ** 2 for f in doc)) or 1.0 for doc in self._docs]
+        # The smallest norm among each feature's documents: how much it can add to a cosine.
+        self._lightest = {f: min(self.norms[d] for d in p) for f, p in self.postings.items()}
 
     def damp(self, features: Iterable[str]) -> None:
         """Give `features` the lowest weight: evidence of nothing on their own."""
@@ -125,38 +135,76 @@ class _Index:
         for f in features:
             if f in self.idf:
                 self.idf[f] = floor
-        self.norms = [math.sqrt(sum(self.idf[f] ** 2 for f in doc)) or 1.0 for doc in self._docs]
+        self._weigh()
 
     def weight(self, feature: str) -> float:
         return self.idf.get(feature, self.unknown_idf)
 
-    def cosines(self, query: Iterable[str]) -> dict[int, float]:
-        query = set(query)
-        q_norm = math.sqrt(sum(self.weight(f) ** 2 for f in query)) or 1.0
-        dots: dict[int, float] = defaultdict(float)
-        for f in query:
-            w2 = self.idf.get(f)
-            if w2 is None:
-                continue
-            w2 *= w2
-            for doc_id in self.postings[f]:
-                dots[doc_id] += w2
-        return {d: dot / (q_norm * self.norms[d]) for d, dot in dots.items()}
+    def query(self, features: Iterable[str]) -> _Query:
+        features = set(features)  # the sums below run in this set's order, as they always have
+        idf, unknown = self.idf, self.unknown_idf  # `weight`, without a call per feature
+        norm = math.sqrt(sum(idf.get(f, unknown) ** 2 for f in features)) or 1.0
+        known = [f for f in features if f in idf]
+        return _Query(norm, known, [idf[f] * idf[f] for f in known], self.postings)
+
+    def dots(self, query: _Query) -> list[float]:
+        """Per document, Σ w² over the query's features it has, added in the query's order (0.0
+        for a document with none: every weight is above zero)."""
+        dots = [0.0] * len(self.norms)
+        for f, w2 in zip(query.features, query.weights, strict=True):
+            for d in self.postings[f]:
+                dots[d] += w2
+        return dots
+
+    def reach(self, query: _Query, weight: float, floor: float) -> set[int]:
+        """Every document whose `weight` · cosine can reach `floor`.
+
+        A feature adds weight · w² / (|query| · |document|) to a document's score, at most
+        weight · w² / (|query| · the lightest norm among its documents): its bound. Taken
+        lightest first, the features whose bounds together stay below `floor` cannot lift a
+        document to it on their own, so a document sharing only those is ruled out; every
+        document of the other features is kept."""
+        bounds = sorted(
+            (weight * w2 / (query.norm * self._lightest[f]), n)
+            for n, (f, w2) in enumerate(zip(query.features, query.weights, strict=True))
+        )
+        light, total = 0, 0.0
+        for bound, _ in bounds:
+            if (total + bound) * _ROUNDING >= floor:
+                break
+            total += bound
+            light += 1
+        return set().union(*(self.postings[query.features[n]] for _, n in bounds[light:]))
 
 
-def _by_reachable_length(words: list[str]) -> dict[int, list[str]]:
-    """Span length → the words (in `words` order) whose length allows a `fuzz.ratio` of
-    `SPELLING_CUTOFF` with it: a ratio is at most 200·min(a, b)/(a + b), so a 4-letter span never
-    reaches a 12-letter word. Built once, so a question compares a few hundred words, not all."""
-    if not words:
-        return {}
-    lengths = [len(w) for w in words]
-    reachable: dict[int, list[str]] = {}
-    for span in range(SPELLING_MIN_CHARS, 2 * max(lengths) + 1):
-        # One point of slack against rounding: a word kept in vain costs a comparison, nothing more.
-        ok = {n for n in set(lengths) if 200 * min(span, n) / (span + n) >= SPELLING_CUTOFF - 1}
-        reachable[span] = [w for w, n in zip(words, lengths, strict=True) if n in ok]
-    return reachable
+@dataclass(frozen=True)
+class _Query:
+    """What an index needs to score documents against a query, worked out once."""
+
+    norm: float
+    features: list[str]  # the features the index knows, in the order the sums run
+    weights: list[float]  # and each one's squared weight
+    postings: dict[str, list[int]]
+
+    def documents(self) -> set[int]:
+        return set().union(*(self.postings[f] for f in self.features))
+
+    def met(self) -> dict[int, None]:
+        """Every document with a feature of the query, in the order the features meet them."""
+        return dict.fromkeys(chain.from_iterable(self.postings[f] for f in self.features))
+
+
+def _best_distinct(scores: dict[int, float], n: int) -> list[tuple[int, float]] | None:
+    """The `n` best-scoring documents with their scores, best first; None when two of them score
+    the same (then the order they were met in decides, see `Matcher._best_met`)."""
+    kept = list(scores)
+    if len(kept) > n:
+        cut = sorted(scores.values(), reverse=True)[n - 1]
+        kept = [d for d in kept if scores[d] >= cut]
+    kept.sort(key=scores.__getitem__, reverse=True)
+    if len(kept) > n or len({scores[d] for d in kept}) < len(kept):
+        return None
+    return [(d, scores[d]) for d in kept]
 
 
 class Matcher:
@@ -175,8 +223,7 @@ class Matcher:
         self.decider = decider
         self.redirects = tuple(redirects)
         self._vocabulary: dict[str, str] = {}
-        self._vocabulary_keys: list[str] = []
-        self._vocabulary_by_length: dict[int, list[str]] = {}
+        self._speller = Speller(())
         self.directory = directory
         self.threshold = threshold
         self.margin = margin
@@ -219,8 +266,7 @@ class Matcher:
             if canonical in self.tokens.idf and len(form) >= SPELLING_MIN_CHARS and " " not in form
         )
         self._vocabulary = {w: c for w, c in self._vocabulary.items() if _THAI.match(w)}
-        self._vocabulary_keys = list(self._vocabulary)
-        self._vocabulary_by_length = _by_reachable_length(self._vocabulary_keys)
+        self._speller = Speller(self._vocabulary)
 
     def prepare(self, question: str) -> tuple[list[str], str]:
         """Tokens and normalized text, with place names replaced by placeholders."""
@@ -262,16 +308,7 @@ class Matcher:
                 end += 1
             best: tuple[float, int, str] | None = None
             for stop in (end, end + 1) if end < len(tokens) else (end,):
-                span = "".join(tokens[i:stop])
-                if len(span) < SPELLING_MIN_CHARS:
-                    continue
-                # Only the words whose length lets them reach the cutoff, in vocabulary order.
-                hit = process.extractOne(
-                    span,
-                    self._vocabulary_by_length.get(len(span), ()),
-                    scorer=fuzz.ratio,
-                    score_cutoff=SPELLING_CUTOFF,
-                )
+                hit = self._speller.closest("".join(tokens[i:stop]))
                 if hit and (best is None or hit[1] > best[0]):
                     best = (hit[1], stop, self._vocabulary[hit[0]])
             if best is None:
@@ -288,25 +325,11 @@ class Matcher:
     def _rank(self, tokens: list[str], text: str, top: int) -> list[Candidate]:
         if all(t in _MARKERS for t in tokens):
             return []  # only numbers or place names: nothing to go on
-        by_tokens = self.tokens.cosines(tokens)
-        by_grams = self.grams.cosines(trigrams(text))
-        present = set(tokens)
-        # Only the few documents of entries with `requires_any` can be ruled out; the rest pass.
-        blocked = {d for d, needs in self._doc_requires.items() if not needs & present}
-        docs = set(by_tokens) | set(by_grams)
-        no_tokens, no_grams = W_TOKENS * 0.0, W_CHARS * 0.0
-        partial = {
-            d: (W_TOKENS * by_tokens[d] if d in by_tokens else no_tokens)
-            + (W_CHARS * by_grams[d] if d in by_grams else no_grams)
-            for d in docs
-            if d not in blocked
-        }
         query = " ".join(tokens)
         best: dict[str, float] = {}
-        # nlargest is sorted(..., reverse=True)[:n], ties included, without sorting every document.
-        for d in heapq.nlargest(FUZZ_TOP_DOCS, partial, key=partial.__getitem__):
+        for d, base in self._best_documents(tokens, text):
             fuzzy = fuzz.token_set_ratio(query, self.doc_tokens[d]) / 100
-            score = partial[d] + W_FUZZ * fuzzy
+            score = base + W_FUZZ * fuzzy
             owner = self.owners[d]
             if score > best.get(owner, 0.0):
                 best[owner] = score
@@ -314,6 +337,70 @@ class Matcher:
             best["coordinator-central"] += UNREACHABLE_BOOST
         ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)[:top]
         return [Candidate(i, round(s, 4)) for i, s in ranked]
+
+    def _best_documents(self, tokens: list[str], text: str) -> list[tuple[int, float]]:
+        """The `FUZZ_TOP_DOCS` documents with the best W_TOKENS · token cosine + W_CHARS · trigram
+        cosine, and that score; best first, equal scores in the order the documents were met."""
+        by_tokens, by_grams = self.tokens.query(tokens), self.grams.query(trigrams(text))
+        present = set(tokens)
+        # Only the few documents of entries with `requires_any` can be ruled out; the rest pass.
+        blocked = {d for d, needs in self._doc_requires.items() if not needs & present}
+        scores = self._partial_scores(by_tokens, by_grams, blocked)
+        best = _best_distinct(scores, FUZZ_TOP_DOCS)
+        return best if best is not None else self._best_met(by_tokens, by_grams, scores)
+
+    def _partial_scores(
+        self, by_tokens: _Query, by_grams: _Query, blocked: set[int]
+    ) -> dict[int, float]:
+        """W_TOKENS · token cosine + W_CHARS · trigram cosine of every document that can be among
+        the `FUZZ_TOP_DOCS` best; the documents that cannot are left out, unscored.
+
+        The documents sharing a word with the question are few and scored first; the
+        `FUZZ_TOP_DOCS`-th best of them is a floor the best must reach. A document sharing no
+        word scores W_CHARS · trigram cosine, and only those sharing a trigram heavy enough to
+        lift them to the floor are scored (`_Index.reach`). The rest score below the floor,
+        so they could neither be among the best nor tie with them."""
+        dots = self.tokens.dots(by_tokens), self.grams.dots(by_grams)
+        worded = by_tokens.documents() - blocked
+        scores = self._score(by_tokens, by_grams, dots, worded)
+        floor = 0.0
+        if len(scores) >= FUZZ_TOP_DOCS:
+            floor = sorted(scores.values(), reverse=True)[FUZZ_TOP_DOCS - 1]
+        others = self.grams.reach(by_grams, W_CHARS, floor) - worded - blocked
+        scores.update(self._score(by_tokens, by_grams, dots, others))
+        return scores
+
+    def _score(
+        self,
+        by_tokens: _Query,
+        by_grams: _Query,
+        dots: tuple[list[float], list[float]],
+        docs: Iterable[int],
+    ) -> dict[int, float]:
+        (token_dots, gram_dots), token_norm, gram_norm = dots, by_tokens.norm, by_grams.norm
+        token_norms, gram_norms = self.tokens.norms, self.grams.norms
+        scores = {}
+        for d in docs:  # the cosines written out: this loop is the ranking's hottest
+            t, g = token_dots[d], gram_dots[d]
+            # A document no token (or trigram) reaches scores 0.0 on it, as it always has.
+            scores[d] = (W_TOKENS * (t / (token_norm * token_norms[d])) if t else 0.0) + (
+                W_CHARS * (g / (gram_norm * gram_norms[d])) if g else 0.0
+            )
+        return scores
+
+    @staticmethod
+    def _best_met(
+        by_tokens: _Query, by_grams: _Query, scores: dict[int, float]
+    ) -> list[tuple[int, float]]:
+        """The `FUZZ_TOP_DOCS` best documents when some score the same. Equal scores keep the order
+        the ranking has always met documents in, so that no answer changes: the iteration order
+        of the set of documents sharing a token joined with the set sharing a trigram, each built
+        from the documents in the order the query's features meet them."""
+        met = set(by_tokens.met()) | set(by_grams.met())
+        ordered = {d: scores[d] for d in met if d in scores}
+        # nlargest is sorted(..., reverse=True)[:n]: among equal scores the first met comes first.
+        best = heapq.nlargest(FUZZ_TOP_DOCS, ordered, key=ordered.__getitem__)
+        return [(d, ordered[d]) for d in best]
 
     def features(self, question: str) -> tuple[list[Candidate], list[float], Redirect | None]:
         """The ranking of a question and what the decision sees of it (`decision.FEATURES`)."""

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 
-import yaml
 from pythainlp.corpus import thai_words
 from pythainlp.tokenize import word_tokenize
-from pythainlp.util import Trie
+
+from faq.dictionary import WordDictionary
+from faq.yamlfile import read_yaml
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -88,18 +89,53 @@ _SPACES = re.compile(r"\s+")
 _LATIN = re.compile(r"[a-z]")
 
 
+class _CharacterMap(dict[int, int | str | None]):
+    """A `str.translate` table that works each character out once, when first met: one C-level
+    pass instead of a Python call per character. Bounded, so odd input cannot grow it forever;
+    ASCII, Thai and general punctuation are worked out ahead, so they always have a place."""
+
+    def __init__(self, rule: Callable[[str], int | str | None], limit: int = 4096) -> None:
+        super().__init__()
+        self._rule = rule
+        self._limit = limit
+        for block in (range(0x80), range(0x0E00, 0x0E80), range(0x2000, 0x2070)):
+            self.update((code, rule(chr(code))) for code in block)
+
+    def __missing__(self, code: int) -> int | str | None:
+        value = self._rule(chr(code))
+        if len(self) < self._limit:
+            self[code] = value
+        return value
+
+
+def _surface(ch: str) -> int | str | None:
+    """Invisible characters dropped, other control and format characters (C*) → space, Thai
+    digits → Arabic; anything else kept."""
+    if ord(ch) in INVISIBLE:
+        return None
+    if unicodedata.category(ch)[0] == "C":
+        return " "
+    return ord(ch.translate(THAI_DIGITS))
+
+
+def _symbol_to_space(ch: str) -> int | str:
+    """Punctuation and symbols (Unicode P* and S*) → space; Thai vowel and tone marks are
+    combining marks (M*) and stay."""
+    return " " if unicodedata.category(ch)[0] in "PS" else ord(ch)
+
+
+_SURFACE = _CharacterMap(_surface)
+_SYMBOLS = _CharacterMap(_symbol_to_space)
+
+
 def normalize(text: str) -> str:
-    text = unicodedata.normalize("NFC", text).translate(INVISIBLE)
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
-    text = text.translate(THAI_DIGITS).lower()
+    text = unicodedata.normalize("NFC", text).translate(_SURFACE).lower()
     # Common Thai typing slips: เ+เ for แ, nikhahit + sara aa for sara am.
     text = text.replace("เเ", "แ").replace("\u0e4d\u0e32", "\u0e33")
     text = _REPEATS.sub(lambda m: m.group(1) or m.group(2), text)
     text = _THOUSANDS.sub("", text)
     text = _DOTS_IN_ABBREVIATIONS.sub("", text)
-    # Punctuation and symbols (Unicode P* and S*) become spaces; Thai vowel and tone marks are
-    # combining marks (M*) and stay.
-    text = "".join(" " if unicodedata.category(ch)[0] in "PS" else ch for ch in text)
+    text = text.translate(_SYMBOLS)
     return _SPACES.sub(" ", text).strip()
 
 
@@ -107,7 +143,7 @@ def _load_english(path: Path) -> tuple[re.Pattern[str] | None, dict[str, str]]:
     """English words → the Thai words of the knowledge base, as one regex over whole words."""
     if not path.exists():
         return None, {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_yaml(path) or {}
     thai_for: dict[str, str] = {}
     for thai, forms in data.items():
         for form in forms:
@@ -118,7 +154,7 @@ def _load_english(path: Path) -> tuple[re.Pattern[str] | None, dict[str, str]]:
 
 
 def _load_synonyms(path: Path) -> dict[str, str]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_yaml(path) or {}
     mapping: dict[str, str] = {}
     for canonical, forms in data.items():
         for form in [canonical, *forms]:
@@ -146,8 +182,8 @@ class Tokenizer:
         self._english, self._thai_for = _load_english(data_dir / "english.yaml")
 
     @cached_property
-    def trie(self) -> Trie:
-        return Trie((set(thai_words()) | self._extra) - self._not_words)
+    def dictionary(self) -> WordDictionary:
+        return WordDictionary((set(thai_words()) | self._extra) - self._not_words)
 
     def translate(self, text: str) -> str:
         """Multi-word synonyms joined into one word; English words replaced by the knowledge
@@ -164,7 +200,7 @@ class Tokenizer:
         text = self.translate(text if normalized else normalize(text))
         out: list[str] = []
         for token in word_tokenize(
-            text, custom_dict=self.trie, engine="newmm", keep_whitespace=False
+            text, custom_dict=self.dictionary, engine="newmm", keep_whitespace=False
         ):
             token = token.strip()
             if not token or token in PARTICLES or token in FILLERS:

@@ -2,21 +2,42 @@
 
 from __future__ import annotations
 
+import heapq
 import json
+import math
+import random
 import re
 import subprocess
 import sys
+import unicodedata
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
+import yaml
+from pythainlp.corpus import thai_words
+from pythainlp.tokenize import word_tokenize
+from pythainlp.util import Trie
+from rapidfuzz import fuzz, process
 
 from bot.config import PROJECT_ROOT
+from faq import spelling
 from faq.__main__ import matcher_decision
 from faq.decision import FEATURES, SCORE_FLOOR, Decider, fit_logistic
-from faq.evaluation import Decision, evaluate, keyword_baseline
+from faq.evaluation import Decision, evaluate, keyword_baseline, read_rows
 from faq.kb import load_entries
-from faq.normalize import Tokenizer, normalize
+from faq.matcher import (
+    FUZZ_TOP_DOCS,
+    W_CHARS,
+    W_TOKENS,
+    Matcher,
+    trigrams,
+)
+from faq.normalize import DATA, Tokenizer, normalize
 from faq.service import ASK_PROVINCE, REDIRECT_INTRO, Kind
+from faq.yamlfile import read_yaml
+from tests.conftest import DATA as FIXTURES
 from tests.conftest import shared_file
 
 
@@ -50,6 +71,35 @@ def tokenizer():
 )
 def test_normalize(raw, expected):
     assert normalize(raw) == expected
+
+
+def test_normalize_maps_each_character_by_its_unicode_category():
+    """normalize's translate tables (filled as characters are met, and bounded) give what asking
+    unicodedata about every character gives, for characters from anywhere in Unicode."""
+
+    def by_category(text: str) -> str:
+        text = unicodedata.normalize("NFC", text)
+        text = "".join(
+            " " if unicodedata.category(c)[0] == "C" else c
+            for c in text
+            if c not in "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f"
+        )
+        text = text.translate(str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")).lower()
+        text = text.replace("เเ", "แ").replace("\u0e4d\u0e32", "\u0e33")
+        return text
+
+    rng = random.Random(7)
+    for _ in range(3000):  # more distinct characters than the tables keep
+        text = "".join(
+            chr(rng.choice([rng.randrange(0x110000), rng.randrange(0x0E00, 0x0E80)]))
+            for _ in range(rng.randint(1, 30))
+        )
+        expected = by_category(text)
+        expected = "".join(" " if unicodedata.category(c)[0] in "PS" else c for c in expected)
+        # The regular-expression steps in between are the same code either way: compared where
+        # they cannot apply (no repeats, dots, commas), on the characters' mapping alone.
+        if not re.search(r"(.)\1\1|[.,]", expected):
+            assert normalize(text) == re.sub(r"\s+", " ", expected).strip(), ascii(text)
 
 
 def test_nfc(tokenizer):
@@ -93,12 +143,35 @@ def test_domain_words_stay_whole(tokenizer):
     assert "หัวหน้าครัวเรือน" in tokenizer.tokens("หัวหน้าครัวเรือนอายุน้อย")
 
 
+def test_the_word_dictionary_answers_newmm_as_pythainlps_trie_does(tokenizer):
+    """newmm asks its dictionary for the words starting at a position; ours (two sets, quick to
+    build) must answer exactly as pythainlp's Trie over the same words, so newmm cuts the same."""
+    words = list(tokenizer.dictionary)
+    trie = Trie(words)
+    rng = random.Random(11)
+    texts = [p for e in load_entries() for p in (*e.phrasings, e.answer)]
+    texts += ["".join(rng.sample(words, 4)) for _ in range(300)]  # words run together
+    texts += [" ติดตั้ง แอป ", "ผู้ประสานงานจังหวัดสงขลา", "abc123 ผปส"]
+    for text in texts:
+        for start in range(len(text)):
+            assert tokenizer.dictionary.prefixes(text, start) == trie.prefixes(text, start)
+        cut = word_tokenize(text, custom_dict=tokenizer.dictionary, keep_whitespace=False)
+        assert cut == word_tokenize(text, custom_dict=trie, keep_whitespace=False)
+    assert len(tokenizer.dictionary) == len(trie)
+
+
 # -- the knowledge base ------------------------------------------------------------------------
 
 
 def topic_ids() -> list[str]:
     text = shared_file("faq/TOPICS.md").read_text(encoding="utf-8")
     return [i for i in re.findall(r"^\| ([a-z0-9-]+) \|", text, re.M) if i != "id"]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in DATA.glob("*.yaml")))
+def test_every_data_file_reads_the_same_with_libyaml_as_with_pure_python(name):
+    text = (DATA / name).read_text(encoding="utf-8")
+    assert read_yaml(DATA / name) == yaml.load(text, Loader=yaml.SafeLoader)
 
 
 def test_one_entry_per_topic_with_exactly_those_ids():
@@ -166,6 +239,108 @@ def test_matcher_is_thread_safe(faq):
     with ThreadPoolExecutor(8) as pool:
         parallel = list(pool.map(faq.matcher.match, questions))
     assert parallel == sequential
+
+
+def plain_best_documents(matcher: Matcher, tokens: list[str], text: str) -> list[tuple[int, float]]:
+    """The ranking's first step as it was written before it was made fast: both cosines of every
+    document sharing a feature with the question, then the `FUZZ_TOP_DOCS` best of them."""
+
+    def cosines(index, query) -> dict[int, float]:
+        query = set(query)
+        q_norm = math.sqrt(sum(index.weight(f) ** 2 for f in query)) or 1.0
+        dots: dict[int, float] = defaultdict(float)
+        for f in query:
+            if f in index.idf:
+                for doc_id in index.postings[f]:
+                    dots[doc_id] += index.idf[f] * index.idf[f]
+        return {d: dot / (q_norm * index.norms[d]) for d, dot in dots.items()}
+
+    by_tokens = cosines(matcher.tokens, tokens)
+    by_grams = cosines(matcher.grams, trigrams(text))
+    blocked = {d for d, needs in matcher._doc_requires.items() if not needs & set(tokens)}
+    partial = {
+        d: (W_TOKENS * by_tokens[d] if d in by_tokens else 0.0)
+        + (W_CHARS * by_grams[d] if d in by_grams else 0.0)
+        for d in set(by_tokens) | set(by_grams)
+        if d not in blocked
+    }
+    return [(d, partial[d]) for d in heapq.nlargest(FUZZ_TOP_DOCS, partial, key=partial.get)]
+
+
+@pytest.fixture(scope="module")
+def crowded_matcher(faq):
+    """The knowledge base, twenty of its entries again under other ids (equal scores everywhere)
+    and 250 entries of random dictionary words: many documents for the bound to rule out."""
+    rng = random.Random(2563)
+    words = sorted(w for w in thai_words() if 2 <= len(w) <= 8 and " " not in w)
+    entries = list(faq.entries.values())
+    entries += [replace(e, id=f"{e.id}-again") for e in entries[:20]]
+    for n in range(250):
+        phrasings = [" ".join(rng.sample(words, rng.randint(3, 7))) for _ in range(8)]
+        entries.append(
+            replace(
+                entries[-1],
+                id=f"random-{n}",
+                question=phrasings[0],
+                examples=tuple(phrasings[1:]),
+                requires_any=(),
+            )
+        )
+    return Matcher(entries, faq.matcher.tokenizer, faq.directory)
+
+
+def test_the_pruned_ranking_ranks_as_scoring_every_document_does(faq, crowded_matcher, monkeypatch):
+    """The ranking scores only the documents that can be among the best (a bound rules out the
+    rest); its best documents must be those scoring every document gives, with the same scores
+    to the last bit, and equal scores in the same order."""
+    met_order_used = []
+    best_met = Matcher._best_met
+    monkeypatch.setattr(
+        Matcher, "_best_met", staticmethod(lambda *a: met_order_used.append(1) or best_met(*a))
+    )
+    rows = [row for path in sorted(DATA.glob("*.jsonl")) for row in read_rows(path)]
+    questions = [row["q"] for row in rows] + [p for e in faq.entries.values() for p in e.phrasings]
+    for matcher in (faq.matcher, crowded_matcher):
+        for question in questions:
+            tokens, text = matcher.prepare(question)
+            expected = plain_best_documents(matcher, tokens, text)
+            assert matcher._best_documents(tokens, text) == expected, question
+    assert len(met_order_used) > 100  # equal scores among the best are common, and were compared
+
+
+def test_the_bound_never_rules_out_a_document_that_reaches_the_floor(faq, crowded_matcher):
+    """`_Index.reach(query, weight, floor)` must keep every document whose weight · cosine is at
+    least `floor`, down to a floor equal to the document's own score, where the bound is tightest."""
+    index = crowded_matcher.grams
+    for row in read_rows(DATA / "styles_dev.jsonl")[:120]:
+        query = index.query(trigrams(crowded_matcher.prepare(row["q"])[1]))
+        dots = index.dots(query)
+        for d, dot in enumerate(dots):
+            if dot:
+                score = W_CHARS * (dot / (query.norm * index.norms[d]))
+                assert d in index.reach(query, W_CHARS, score), row["q"]
+
+
+def test_a_sample_of_answers_is_what_it_was_before_the_matcher_was_made_fast(faq):
+    """249 questions of our sets (every eighth, and every one answered with a choice) and what the
+    matcher made of them before the speed work of 2026-11-25 (`tests/data/faq/matches.jsonl`).
+    Speed work must change none of it; a change meant to change answers regenerates the file
+    (`python bench/faq_answers.py sample tests/data/faq/matches.jsonl`) and says so."""
+    rows = read_rows(FIXTURES / "faq" / "matches.jsonl")
+    for row in rows:
+        got = faq.matcher.match(row["q"])
+        assert {
+            "q": row["q"],
+            "action": got.action,
+            "best": got.best,
+            "choices": got.choices,
+            "score": got.score,
+            "runner_up": got.runner_up,
+            "runner_up_score": got.runner_up_score,
+            "probability": got.probability,
+            "redirect": got.redirect,
+        } == row
+    assert {row["action"] for row in rows} == {"answer", "choose", "none"}
 
 
 def test_two_close_topics_ask_which(faq):
@@ -329,6 +504,39 @@ def test_misspelled_words_are_corrected_to_the_knowledge_bases(faq):
     assert "ตำแหน่ง" in faq.matcher.prepare("พิกดไม่ขึ้น")[0]  # พิกัด
     assert faq.matcher.match("ลืมรหัดผ่าน").id == "forgot-password"
     assert faq.matcher.match("โหลดแอพสมาทเซอเวย์ที่ไหนคะ").id == "app-install"
+
+
+def test_the_spelling_shortcut_finds_what_comparing_every_word_finds(faq):
+    """The speller hands rapidfuzz only the words that can reach the cutoff; the word it returns
+    must be the one comparing every word of the vocabulary returns, ties included."""
+    speller = faq.matcher._speller
+    words = speller.words
+    rng = random.Random(2563)
+    spans = []
+    for word in rng.sample(words, min(len(words), 600)):
+        letters = list(word)
+        for _ in range(rng.randint(1, 3)):  # chat noise: letters dropped, added, swapped
+            at = rng.randrange(len(letters))
+            roll = rng.random()
+            if roll < 0.4 and len(letters) > 1:
+                del letters[at]
+            elif roll < 0.8:
+                letters.insert(at, rng.choice("กงนมรอาิีุู่้ัเแ"))
+            else:
+                letters[at] = rng.choice("กงนมรอาิี่้")
+        spans += ["".join(letters), word + rng.choice(words)[:2], word[1:]]
+    found = 0
+    for span in spans:
+        every = process.extractOne(
+            span,
+            [w for w in words if spelling.reachable(len(span), len(w))],
+            scorer=fuzz.ratio,
+            score_cutoff=spelling.CUTOFF,
+        )
+        expected = (every[0], every[1]) if every and len(span) >= spelling.MIN_CHARS else None
+        assert speller.closest(span) == expected, span
+        found += expected is not None
+    assert found > len(spans) // 4  # the spans are close enough for many to be corrected
 
 
 def test_a_story_before_the_question_is_answered_directly(faq):
