@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run migrate test lint format flask faq bench bench-escalation bench-broadcast bench-faq bench-order clean
+.PHONY: install run migrate test lint format flask faq bench bench-escalation bench-broadcast bench-faq bench-order bench-e2e clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ bench-faq: install
 
 bench-order: install
 	$(BIN)/python bench/order_bench.py $(ARGS)
+
+## Questions at 100/s through simulator, web and worker: make bench-e2e ARGS='--database-url …'
+bench-e2e: install
+	$(BIN)/python bench/e2e_bench.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

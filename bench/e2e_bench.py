@@ -71,6 +71,21 @@ def questions(seed: int = 2563) -> list[str]:
     return texts
 
 
+def reply_times(conversation: list[dict[str, Any]]) -> tuple[list[float], int]:
+    """One user's chat as the simulator recorded it → (seconds from each question to its
+    answer, questions without one). An answer is one LINE request (its messages share a request
+    id); the bot answers a user's questions in order, so the n-th answer is the n-th question's."""
+    asked: list[float] = []
+    answers: OrderedDict[str, float] = OrderedDict()
+    for item in conversation:
+        if item["from"] == "user":
+            asked.append(item["sentAt"])
+        else:
+            answers.setdefault(item["requestId"], item["sentAt"])
+    times = list(answers.values())
+    return [a - q for q, a in zip(asked, times, strict=False)], max(0, len(asked) - len(times))
+
+
 class Sender:
     """Posts to the simulator's /_sim/send over one kept-alive connection per thread."""
 
@@ -146,16 +161,9 @@ def load(stack: Stack, sim_port: int, args: argparse.Namespace) -> dict[str, Any
         latencies: list[float] = []
         missing = 0
         for user in users:
-            asked: list[float] = []
-            answers: OrderedDict[str, float] = OrderedDict()
-            for item in stack.conversation(user):
-                if item["from"] == "user":
-                    asked.append(item["sentAt"])
-                else:
-                    answers.setdefault(item["requestId"], item["sentAt"])
-            times = list(answers.values())
-            latencies += [a - q for q, a in zip(asked, times, strict=False)]
-            missing += max(0, len(asked) - len(times))
+            waited, unanswered = reply_times(stack.conversation(user))
+            latencies += waited
+            missing += unanswered
         return latencies, missing
 
     result: dict[str, Any] = {}

@@ -26,100 +26,24 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import stack
+from bench.stack import free_port, percentile, wait_until
 
 TEXT = "ลืมรหัสผ่านครับ"  # an FAQ question: the answer is the real handling path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(url: str, body: dict[str, Any] | None = None, timeout: float = 30) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read())
-
-
-def wait_until(ready: Callable[[], bool], seconds: float, what: str, poll_s: float = 0.05) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if ready():
-                return
-        except OSError:
-            pass
-        time.sleep(poll_s)
-    raise TimeoutError(what)
-
-
-class Stack:
-    """Simulator, web and consumers for one run; stopped (terminate, then kill) on exit."""
-
-    def __init__(self, env: dict[str, str], workers: int, web_port: int, sim_port: int) -> None:
-        python = sys.executable
-        gunicorn = str(Path(python).parent / "gunicorn")
-        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": ROOT}
-        self.procs: list[subprocess.Popen] = []
-        self.procs.append(subprocess.Popen([python, "-m", "simulator"], env=env, **quiet))
-        self.procs.append(
-            subprocess.Popen(
-                [gunicorn, "-c", "gunicorn.conf.py", "bot.wsgi:app"],
-                env={**env, "PORT": str(web_port), "HOST": "127.0.0.1"},
-                **quiet,
-            )
-        )
-        for _ in range(workers):
-            self.procs.append(subprocess.Popen([python, "-m", "bot.consumer"], env=env, **quiet))
-        self.sim = f"http://127.0.0.1:{sim_port}"
-        web = f"http://127.0.0.1:{web_port}/healthz"
-        try:  # the LINE SDK's imports alone take seconds on a busy machine
-            wait_until(lambda: bool(call(f"{self.sim}/_sim/stats")), 120, "the simulator")
-            wait_until(lambda: urllib.request.urlopen(web, timeout=2).status == 200, 120, "web")
-            call(f"{self.sim}/_sim/config", {"monthly_quota": None})
-        except BaseException:
-            self.stop()  # no process outlives the run
-            raise
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-    def send(self, user: str) -> str:
-        """One message; returns its webhook event id once the web has acknowledged it."""
-        answer = call(f"{self.sim}/_sim/send", {"user": user, "text": TEXT})
-        if answer.get("webhookStatus") != 200:
-            raise RuntimeError(f"webhook answered {answer.get('webhookStatus')}")
-        return answer["event"]["webhookEventId"]
-
-    def answers(self, user: str) -> int:
-        return len(call(f"{self.sim}/_sim/messages?" + urllib.parse.urlencode({"user": user})))
+class Stack(stack.Stack):
+    def send(self, user: str, text: str = TEXT) -> str:
+        return super().send(user, text)
 
 
 def send_bursts(stack: Stack, users: list[str], messages: int) -> dict[str, list[str]]:
@@ -209,11 +133,6 @@ class Queue:
         }
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
-
-
 def fairness(stack: Stack, queue: Queue, args: argparse.Namespace) -> dict[str, Any]:
     """One user's burst of `--burst` messages; another user's answer latencies meanwhile."""
     noisy, other = "U" + "b" * 32, "U" + "c" * 32
@@ -252,55 +171,32 @@ def fairness(stack: Stack, queue: Queue, args: argparse.Namespace) -> dict[str, 
 
 
 def run(workers: int, args: argparse.Namespace) -> dict[str, Any]:
-    from sqlalchemy import text
-
-    from bot.config import Settings
-    from bot.db import make_engine
-    from bot.migrate import upgrade
-    from bot.worker import make_huey
-
-    engine = make_engine(args.database_url)
-    with engine.begin() as conn:  # a fresh schema for every run
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    upgrade(args.database_url)
-    make_huey(Settings(redis_url=args.redis_url)).flush()  # huey's own keys only
-
+    folder = stack.workdir("order-bench-")
+    database_url = stack.fresh_database(args.database_url, args.redis_url, folder)
     web_port, sim_port = free_port(), free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="order-bench-"))
     env = {
-        **os.environ,
-        "LINE_CHANNEL_SECRET": "bench-secret",
-        "LINE_CHANNEL_ACCESS_TOKEN": "bench-token",
-        "LINE_API_BASE": f"http://127.0.0.1:{sim_port}",
-        "SIM_PORT": str(sim_port),
-        "SIM_WEBHOOK_URL": f"http://127.0.0.1:{web_port}/callback",
-        "DATABASE_URL": args.database_url,
-        "REDIS_URL": args.redis_url,
-        "DOTENV_PATH": str(workdir / "none.env"),
+        **stack.stack_environment(database_url, args.redis_url, folder, web_port, sim_port),
         "WEB_CONCURRENCY": "2",
     }
-    env.pop("QUEUE_IMMEDIATE", None)
-    stack = Stack(env, workers, web_port, sim_port)
-    queue = Queue(args.database_url)
+    running = Stack(env, workers, web_port, sim_port)
+    queue = Queue(database_url)
     try:
         # Each consumer builds the FAQ on its first question (seconds): 40 users at once reach
         # every consumer before the measured part starts.
-        warm = send_bursts(stack, [f"U{n:032x}" for n in range(40)], 1)
+        warm = send_bursts(running, [f"U{n:032x}" for n in range(40)], 1)
         warm_ids = [e for ids in warm.values() for e in ids]
         wait_until(lambda: queue.settled(warm_ids), args.timeout, "warm-up")
 
         users = [f"U{n:032x}" for n in range(1000, 1000 + args.users)]
         started = time.perf_counter()
-        sent = send_bursts(stack, users, args.messages)
+        sent = send_bursts(running, users, args.messages)
         every = [e for ids in sent.values() for e in ids]
         wait_until(lambda: queue.settled(every), args.timeout, "the bursts")
         seconds = time.perf_counter() - started
         checked = queue.check(sent)
-        fair = fairness(stack, queue, args)
+        fair = fairness(running, queue, args)
     finally:
-        stack.stop()
+        running.stop()
         queue.engine.dispose()
     latencies = fair["other_latencies"]
     result = {

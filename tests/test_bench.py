@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bench.e2e_bench import reply_times
 from bench.webhook_bench import summarize
 
 
@@ -20,3 +21,22 @@ def test_without_failures_p99_is_the_99th_percentile_of_all_requests():
     figures = summarize(latencies, errors=0, seconds=2.0)
     assert figures["p99_ms"] == 99.0 and figures["p50_ms"] == 50.0
     assert figures["errors"] == 0 and figures["per_s"] == 50
+
+
+def test_e2e_reply_times_pair_the_nth_answer_with_the_nth_question():
+    def asked(at: float) -> dict:
+        return {"from": "user", "sentAt": at}
+
+    def answer(at: float, request: str) -> dict:
+        return {"from": "bot", "sentAt": at, "requestId": request}
+
+    chat = [
+        asked(10.0),
+        asked(11.0),  # asked again before the first answer came
+        answer(11.5, "r1"),
+        answer(11.5, "r1"),  # the same answer's second message
+        answer(12.0, "r2"),
+        asked(13.0),  # never answered
+    ]
+    waited, missing = reply_times(chat)
+    assert waited == [1.5, 1.0] and missing == 1
