@@ -6,7 +6,8 @@
   answer. `/_sim/send` with an `events` list posts those together, in that order, at once.
 - Redelivery: with `redelivery` on (the console's "Webhook redelivery"), a POST the bot did not
   answer 2xx is sent again up to `redelivery_attempts` times, `redelivery_delay_s` apart, every
-  event with `deliveryContext.isRedelivery: true` and its own webhookEventId and reply token.
+  event with `deliveryContext.isRedelivery: true` and the webhookEventId and reply token it was
+  first sent with.
   `redeliver_always` sends each event once more after a 2xx too; `POST /_sim/redeliver`
   redelivers one recorded event on demand.
 - Verify: the console's "Verify" button POSTs a body with an empty `events` list.
