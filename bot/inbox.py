@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import random
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -172,6 +171,43 @@ _CLAIM_EVENT = (
     )
 )
 
+# The next event of a drain's round that nobody holds, claimed and read in one statement: a
+# drain never spends a round trip on an event another drain already took (profiled: with 8
+# drains, most claims failed). PostgreSQL skips rows another claim is locking; SQLite has one
+# writer at a time and renders no FOR UPDATE.
+_pick = _events.alias("pick")
+_before_pick = _events.alias("before_pick")
+_NEXT_OF_ROUND = (
+    select(_pick.c.id)
+    .where(
+        _pick.c.id.in_(bindparam("heads", expanding=True)),
+        _pick.c.handled_at.is_(None),
+        or_(_pick.c.claimed_at.is_(None), _pick.c.claimed_at < bindparam("stale_before")),
+        or_(_pick.c.next_attempt_at.is_(None), _pick.c.next_attempt_at <= bindparam("now")),
+        ~exists().where(
+            _before_pick.c.source_key == _pick.c.source_key,
+            _before_pick.c.id < _pick.c.id,
+            _before_pick.c.handled_at.is_(None),
+        ),
+    )
+    .order_by(_pick.c.id)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+    .scalar_subquery()
+)
+_CLAIM_NEXT = (
+    update(_events)
+    .where(_events.c.id == _NEXT_OF_ROUND, _events.c.handled_at.is_(None), _FREE_AND_DUE)
+    .values(claimed_at=bindparam("now"), attempts=_events.c.attempts + 1)
+    .returning(
+        _events.c.id,
+        _events.c.webhook_event_id,
+        _events.c.payload,
+        _events.c.user_id,
+        _events.c.received_at,
+    )
+)
+
 _PENDING_HEADS = (
     select(_events.c.id)
     .where(
@@ -225,6 +261,26 @@ def claim_event(rt: Runtime, pk: int, now: datetime) -> ClaimedEvent | None:
     return ClaimedEvent(pk, now, row.webhook_event_id, row.payload, row.user_id, row.received_at)
 
 
+def claim_next(rt: Runtime, heads: list[int], now: datetime) -> ClaimedEvent | None:
+    """Take the oldest of `heads` that is still free and first of its source; None when every
+    one is taken or done."""
+    if not heads:
+        return None
+    params = {
+        "heads": heads,
+        "now": now,
+        "stale_before": now - timedelta(seconds=rt.settings.event_lease_s),
+    }
+    row = on_fresh_connection(
+        rt.claims_engine, lambda conn: conn.execute(_CLAIM_NEXT, params).first()
+    )
+    if row is None:
+        return None
+    return ClaimedEvent(
+        row.id, now, row.webhook_event_id, row.payload, row.user_id, row.received_at
+    )
+
+
 # -- handling -------------------------------------------------------------------------------
 
 # What a volunteer reads when their message can never be handled (a value the bot cannot read).
@@ -266,8 +322,12 @@ def handle_event(rt: Runtime, pk: int, now: datetime | None = None) -> Handled |
     transient one is recorded for a later retry and raised.
     """
     claimed = claim_event(rt, pk, now or utcnow())
-    if claimed is None:
-        return None
+    return None if claimed is None else handle_claimed(rt, claimed)
+
+
+def handle_claimed(rt: Runtime, claimed: ClaimedEvent) -> Handled | None:
+    """`handle_event` after the claim: prefetch, then the handling transaction."""
+    pk = claimed.pk
     started = time.perf_counter()
     about = _Stored(claimed.event_id, event_kind(claimed.payload), hash_user(claimed.user_id))
     outcome = "ok"
@@ -404,7 +464,10 @@ def _log_handled(about: _Stored, started: float, outcome: str, error: str | None
 
 
 def handle_and_deliver(rt: Runtime, pk: int, now: datetime | None = None) -> Handled | None:
-    handled = handle_event(rt, pk, now)
+    return _deliver_handled(rt, handle_event(rt, pk, now), now)
+
+
+def _deliver_handled(rt: Runtime, handled: Handled | None, now: datetime | None) -> Handled | None:
     if handled is not None:
         for outgoing in handled.ready:
             try:
@@ -490,14 +553,12 @@ def drain(
         if ask_for_help is not None and len(heads) > 1:
             _ask(ask_for_help)
             ask_for_help = None
-        # Each drain starts its round at a random head: drains running at once then mostly
-        # claim different events instead of all failing on the one another drain just took.
-        start = random.randrange(len(heads))
-        for pk in heads[start:] + heads[:start]:
+        # The round's events in order, each taken by whichever drain asks first.
+        while (claimed := claim_next(rt, heads, utcnow())) is not None:
             try:
-                handled += handle_and_deliver(rt, pk) is not None
+                handled += _deliver_handled(rt, handle_claimed(rt, claimed), None) is not None
             except Exception:
-                continue  # recorded on the event by handle_event; the sweep retries it
+                continue  # recorded on the event by handle_claimed; the sweep retries it
     rt.signal_inbox()  # still busy: let another drain carry on
     return handled
 

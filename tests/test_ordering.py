@@ -20,8 +20,8 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from bot.db import transaction
-from bot.inbox import drain, pending_events, store_events
-from bot.models import OutboundMessage, WebhookEvent
+from bot.inbox import claim_event, claim_next, drain, pending_events, store_events
+from bot.models import OutboundMessage, WebhookEvent, utcnow
 from handlers.context import EventContext, Fetched
 from tests.conftest import sim_messages, sim_send, text_event
 from tests.test_tickets import PNG, PROVINCE_COORD, VOLUNTEER, link
@@ -289,3 +289,17 @@ def test_each_source_is_handled_in_webhook_order_by_four_concurrent_workers(
     with runtime.sessions() as session:
         left = session.scalars(select(WebhookEvent.id).where(WebhookEvent.handled_at.is_(None)))
         assert left.all() == []
+
+
+def test_a_drain_takes_the_next_free_event_of_its_round_in_one_step(stored_only, sim):
+    """Held events are skipped, not tried and lost: a drain claims the oldest head nobody holds,
+    never a source's second event, and nothing once the round is taken."""
+    runtime = stored_only
+    first, second = store_burst(runtime, sim, VOLUNTEER, 2, "E-mine")
+    (other,) = store_burst(runtime, sim, OTHER, 1, "E-other")
+    now = utcnow()
+    assert claim_event(runtime, first, now) is not None  # another drain holds the first
+
+    taken = claim_next(runtime, [first, second, other], now)
+    assert taken is not None and taken.pk == other
+    assert claim_next(runtime, [first, second, other], now) is None  # second waits for first
