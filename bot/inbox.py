@@ -172,9 +172,11 @@ _CLAIM_EVENT = (
 )
 
 # The next event of a drain's round that nobody holds, claimed and read in one statement: a
-# drain never spends a round trip on an event another drain already took (profiled: with 8
-# drains, most claims failed). PostgreSQL skips rows another claim is locking; SQLite has one
-# writer at a time and renders no FOR UPDATE.
+# drain no longer tries each event of its round in turn, spending a round trip on every one that
+# another drain running at once had already taken. PostgreSQL skips rows another claim is
+# locking, and the outer WHERE checks the row again, so two drains never both take one; SQLite
+# has one writer at a time and renders no FOR UPDATE. Heads never go back: an event is in a
+# round only if every earlier event of its source was handled when the round began.
 _pick = _events.alias("pick")
 _before_pick = _events.alias("before_pick")
 _NEXT_OF_ROUND = (
