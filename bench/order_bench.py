@@ -1,7 +1,7 @@
 """Per-user order, loss, duplicates and fairness of the event queue, with 1 and then 3 workers.
 
 Separate processes on loopback, as in production: the LINE simulator, the web (gunicorn,
-`bot.wsgi:app`) and 1, then 3, huey consumers (`python -m bot.consumer`, 4 threads each) on
+`bot.wsgi:app`) and 1, then 3, huey consumers (`python -m bot.consumer`, `WORKER_THREADS` each, 8 by default) on
 PostgreSQL + Redis. Messages go in through the simulator's control API (/_sim/send), which
 signs and posts each one as LINE would; one client thread per user sends that user's messages
 one after another, as fast as the webhook acknowledges them (a burst).
