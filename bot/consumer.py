@@ -31,7 +31,8 @@ def main() -> None:
     # A thread back from the database waits for the GIL while another runs Python; by default
     # up to 5 ms, on every round trip. At 100 questions/s on PostgreSQL that wait, a dozen
     # times per event, was most of an answer's time (p50 3.4 s → 0.4 s at 0.5 ms, measured
-    # with bench/e2e_bench.py); the extra switches cost no measurable CPU.
+    # with bench/e2e_bench.py); the extra switches cost no CPU we could tell from the noise
+    # (the worker's CPU per question 6.0–6.5 ms either way).
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     config = ConsumerConfig(
         workers=runtime.settings.worker_threads,

@@ -50,7 +50,7 @@ def make_engine(url: str, *, autocommit: bool = False, durable: bool = True) -> 
     for writes that are safe to lose (claims).
 
     The pool does not ping a connection before each use: that is a round trip per checkout,
-    and profiled at 100 questions/s it was 12 % of the worker's time on PostgreSQL. A
+    and profiled at 100 questions/s it was 12 % of the worker's wall time on PostgreSQL. A
     connection the database dropped (a restart, a failover) fails its first statement
     instead, and the pool is invalidated; the hot paths try once more on a fresh connection
     (`on_fresh_connection`), others fail once (an event is retried later, a page reloaded)."""

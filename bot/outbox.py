@@ -22,7 +22,9 @@ The reply policy, case by case:
 5. No retry fits in the token's life, or the retries run out with the outcome still unknown:
    pushed. A lost response can then mean a duplicate, which we prefer to an answer that never
    comes.
-6. After a crash the token is forgotten (cleared before use): the stored retry key pushes.
+6. After a crash the token is gone (an answer written by a handler never stores it: the
+   handling worker keeps it in memory; a row with one clears it before use): the stored retry
+   key pushes.
 """
 
 from __future__ import annotations
