@@ -5,20 +5,62 @@ exactly 2 questions per topic per style (short, chat, story, mixed); 40 near-mis
 24 far lines, all with id null; no duplicate "q". Does not run the FAQ.
 Usage: python bench/check_blind.py [path]
 """
+
 import collections
 import json
 import sys
 from pathlib import Path
 
-TOPICS = """app-crash app-install certification-local certification-province check-admin-area
-check-agency-data check-child-education check-completeness check-elderly check-foreign-members
-check-household-size check-income check-occupation check-program-households check-small-village
-check-vip-households check-young-head collection-period collection-target contact-channels
-contractor coordinator-central coordinator-province coordinator-region covid-measures
-data-correction district-progress-reports edit-submitted forgot-password gps-location greeting
-household-confirmation household-eligibility household-not-found login-problem manual-reference
-offline-collection open-ticket plan-integration progress-tracking smart-data-services staff-list
-thanks ticket-status training-courses upload-failed volunteer-quota working-group-order""".split()
+TOPICS = [
+    "app-crash",
+    "app-install",
+    "certification-local",
+    "certification-province",
+    "check-admin-area",
+    "check-agency-data",
+    "check-child-education",
+    "check-completeness",
+    "check-elderly",
+    "check-foreign-members",
+    "check-household-size",
+    "check-income",
+    "check-occupation",
+    "check-program-households",
+    "check-small-village",
+    "check-vip-households",
+    "check-young-head",
+    "collection-period",
+    "collection-target",
+    "contact-channels",
+    "contractor",
+    "coordinator-central",
+    "coordinator-province",
+    "coordinator-region",
+    "covid-measures",
+    "data-correction",
+    "district-progress-reports",
+    "edit-submitted",
+    "forgot-password",
+    "gps-location",
+    "greeting",
+    "household-confirmation",
+    "household-eligibility",
+    "household-not-found",
+    "login-problem",
+    "manual-reference",
+    "offline-collection",
+    "open-ticket",
+    "plan-integration",
+    "progress-tracking",
+    "smart-data-services",
+    "staff-list",
+    "thanks",
+    "ticket-status",
+    "training-courses",
+    "upload-failed",
+    "volunteer-quota",
+    "working-group-order",
+]
 TOPIC_STYLES = ("short", "chat", "story", "mixed")
 NULL_STYLES = {"near-miss": 40, "far": 24}
 
@@ -61,7 +103,11 @@ def check(path):
 
 
 def main(argv):
-    path = argv[1] if len(argv) > 1 else Path(__file__).resolve().parent.parent / "faq/data/blindC.jsonl"
+    path = (
+        argv[1]
+        if len(argv) > 1
+        else Path(__file__).resolve().parent.parent / "faq/data/blindC.jsonl"
+    )
     rows, styles, errors = check(path)
     print(f"{path}: {len(rows)} lines; " + ", ".join(f"{s} {c}" for s, c in sorted(styles.items())))
     for e in errors:
