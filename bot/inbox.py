@@ -19,7 +19,17 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, exists, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    exists,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.db import claimable, on_fresh_connection, transaction
@@ -140,36 +150,47 @@ def store_events(conn: Connection, events: Iterable[Any]) -> list[int]:
 # a quarter of the worker's time went to SQLAlchemy's column adaptation and cache keys).
 
 _events = WebhookEvent.__table__
-_earlier = _events.alias("earlier")
 
-# No earlier event of the same source is waiting (handled or set aside frees the next). Part of
-# the claim itself, so the next event of a source can be taken only once the one before it is
-# committed as handled, whichever worker, process or machine holds it.
-_FIRST_OF_ITS_SOURCE = ~exists().where(
-    _earlier.c.source_key == _events.c.source_key,
-    _earlier.c.id < _events.c.id,
-    _earlier.c.handled_at.is_(None),
-)
-# Not held by a live worker (never claimed, or its lease ran out) and not backing off after a
-# transient failure.
-_FREE_AND_DUE = and_(
-    or_(_events.c.claimed_at.is_(None), _events.c.claimed_at < bindparam("stale_before")),
-    or_(_events.c.next_attempt_at.is_(None), _events.c.next_attempt_at <= bindparam("now")),
-)
 
-_CLAIM_EVENT = (
-    update(_events)
-    .where(
-        _events.c.id == bindparam("pk"),
-        _events.c.handled_at.is_(None),
-        _FREE_AND_DUE,
-        _FIRST_OF_ITS_SOURCE,
+def _first_of_its_source(event: Any) -> ColumnElement[bool]:
+    """No earlier event of the same source is waiting (handled or set aside frees the next).
+    Part of the claim itself, so the next event of a source can be taken only once the one
+    before it is committed as handled, whichever worker, process or machine holds it."""
+    earlier = _events.alias(f"before_{event.name}")
+    return ~exists().where(
+        earlier.c.source_key == event.c.source_key,
+        earlier.c.id < event.c.id,
+        earlier.c.handled_at.is_(None),
     )
-    .values(claimed_at=bindparam("now"), attempts=_events.c.attempts + 1)
-    .returning(
-        _events.c.webhook_event_id, _events.c.payload, _events.c.user_id, _events.c.received_at
+
+
+def _free_and_due(event: Any) -> ColumnElement[bool]:
+    """Not handled, not held by a live worker (never claimed, or its lease ran out) and not
+    backing off after a transient failure."""
+    return and_(
+        event.c.handled_at.is_(None),
+        or_(event.c.claimed_at.is_(None), event.c.claimed_at < bindparam("stale_before")),
+        or_(event.c.next_attempt_at.is_(None), event.c.next_attempt_at <= bindparam("now")),
     )
-)
+
+
+def _claim(which: ColumnElement[bool]) -> Any:
+    """Claim the event `which` picks, reading it in the same statement."""
+    return (
+        update(_events)
+        .where(which, _free_and_due(_events))
+        .values(claimed_at=bindparam("now"), attempts=_events.c.attempts + 1)
+        .returning(
+            _events.c.id,
+            _events.c.webhook_event_id,
+            _events.c.payload,
+            _events.c.user_id,
+            _events.c.received_at,
+        )
+    )
+
+
+_CLAIM_EVENT = _claim(and_(_events.c.id == bindparam("pk"), _first_of_its_source(_events)))
 
 # The next event of a drain's round that nobody holds, claimed and read in one statement: a
 # drain no longer tries each event of its round in turn, spending a round trip on every one that
@@ -178,45 +199,26 @@ _CLAIM_EVENT = (
 # has one writer at a time and renders no FOR UPDATE. Heads never go back: an event is in a
 # round only if every earlier event of its source was handled when the round began.
 _pick = _events.alias("pick")
-_before_pick = _events.alias("before_pick")
-_NEXT_OF_ROUND = (
-    select(_pick.c.id)
+_CLAIM_NEXT = _claim(
+    _events.c.id
+    == select(_pick.c.id)
     .where(
         _pick.c.id.in_(bindparam("heads", expanding=True)),
-        _pick.c.handled_at.is_(None),
-        or_(_pick.c.claimed_at.is_(None), _pick.c.claimed_at < bindparam("stale_before")),
-        or_(_pick.c.next_attempt_at.is_(None), _pick.c.next_attempt_at <= bindparam("now")),
-        ~exists().where(
-            _before_pick.c.source_key == _pick.c.source_key,
-            _before_pick.c.id < _pick.c.id,
-            _before_pick.c.handled_at.is_(None),
-        ),
+        _free_and_due(_pick),
+        _first_of_its_source(_pick),
     )
     .order_by(_pick.c.id)
     .limit(1)
     .with_for_update(skip_locked=True)
     .scalar_subquery()
 )
-_CLAIM_NEXT = (
-    update(_events)
-    .where(_events.c.id == _NEXT_OF_ROUND, _events.c.handled_at.is_(None), _FREE_AND_DUE)
-    .values(claimed_at=bindparam("now"), attempts=_events.c.attempts + 1)
-    .returning(
-        _events.c.id,
-        _events.c.webhook_event_id,
-        _events.c.payload,
-        _events.c.user_id,
-        _events.c.received_at,
-    )
-)
 
 _PENDING_HEADS = (
     select(_events.c.id)
     .where(
-        _events.c.handled_at.is_(None),
         _events.c.received_at <= bindparam("received_before"),
-        _FREE_AND_DUE,
-        _FIRST_OF_ITS_SOURCE,
+        _free_and_due(_events),
+        _first_of_its_source(_events),
     )
     .order_by(_events.c.id)
     .limit(bindparam("limit"))
@@ -250,32 +252,22 @@ class ClaimedEvent:
 def claim_event(rt: Runtime, pk: int, now: datetime) -> ClaimedEvent | None:
     """Take one event for this worker, reading it in the same statement; None if another worker
     holds it, it is done or backing off, or an earlier event of its source is still waiting."""
-    params = {
-        "pk": pk,
-        "now": now,
-        "stale_before": now - timedelta(seconds=rt.settings.event_lease_s),
-    }
-    row = on_fresh_connection(
-        rt.claims_engine, lambda conn: conn.execute(_CLAIM_EVENT, params).first()
-    )
-    if row is None:
-        return None
-    return ClaimedEvent(pk, now, row.webhook_event_id, row.payload, row.user_id, row.received_at)
+    return _claimed(rt, _CLAIM_EVENT, {"pk": pk}, now)
 
 
 def claim_next(rt: Runtime, heads: list[int], now: datetime) -> ClaimedEvent | None:
     """Take the oldest of `heads` that is still free and first of its source; None when every
     one is taken or done."""
-    if not heads:
-        return None
+    return _claimed(rt, _CLAIM_NEXT, {"heads": heads}, now) if heads else None
+
+
+def _claimed(rt: Runtime, claim: Any, params: dict[str, Any], now: datetime) -> ClaimedEvent | None:
     params = {
-        "heads": heads,
+        **params,
         "now": now,
         "stale_before": now - timedelta(seconds=rt.settings.event_lease_s),
     }
-    row = on_fresh_connection(
-        rt.claims_engine, lambda conn: conn.execute(_CLAIM_NEXT, params).first()
-    )
+    row = on_fresh_connection(rt.claims_engine, lambda conn: conn.execute(claim, params).first())
     if row is None:
         return None
     return ClaimedEvent(
