@@ -18,13 +18,11 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,17 +30,6 @@ sys.path.insert(0, str(ROOT))
 
 TEXT = "ประกาศ: ส่งรายงานความก้าวหน้าการจัดเก็บข้อมูล จปฐ. ภายในวันที่ 5 ส.ค. 2563"
 FAULTS = {"error_rate": 0.05, "burst_429_every_s": 0.5, "burst_429_length_s": 0.05, "seed": 2563}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.loads(response.read())
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -66,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.pop("QUEUE_IMMEDIATE", None)
 
-    from bench.stack import fresh_database
+    from bench.stack import call, free_port, fresh_database, wait_until
 
     workdir = Path(tempfile.mkdtemp(prefix="broadcast-bench-"))
     database_url = fresh_database(args.database_url, args.redis_url, workdir)
@@ -117,27 +104,13 @@ def main() -> None:
     sim = subprocess.Popen(
         [python, "-m", "simulator"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
     )
-    for _ in range(100):
-        try:
-            get_json(f"http://127.0.0.1:{sim_port}/_sim/stats")
-            break
-        except OSError:
-            time.sleep(0.1)
+    sim_url = f"http://127.0.0.1:{sim_port}"
+    wait_until(lambda: bool(call(f"{sim_url}/_sim/stats")), 120, "the simulator")
 
-    def post_json(path: str, data: dict) -> None:
-        urllib.request.urlopen(
-            urllib.request.Request(
-                f"http://127.0.0.1:{sim_port}{path}",
-                data=json.dumps(data).encode(),
-                headers={"Content-Type": "application/json"},
-            ),
-            timeout=60,
-        )
-
-    post_json("/_sim/config", {"monthly_quota": None})
+    call(f"{sim_url}/_sim/config", {"monthly_quota": None})
     # The volunteers are friends of the bot: LINE delivers a multicast only to accounts it knows.
     for i in range(0, len(users), 50_000):
-        post_json("/_sim/users", {"users": users[i : i + 50_000]})
+        call(f"{sim_url}/_sim/users", {"users": users[i : i + 50_000]}, timeout=60)
 
     def start_worker() -> subprocess.Popen:
         log = open(workdir / "worker.log", "ab")  # noqa: SIM115 (closed with the process)
@@ -148,12 +121,9 @@ def main() -> None:
     def consumer_ready(starts: int) -> None:
         """Until the worker's log says its consumer started (imports take seconds on a busy
         machine): the time measured is the sending, not a process start."""
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if (workdir / "worker.log").read_bytes().count(b"Huey consumer started") >= starts:
-                return
-            time.sleep(0.05)
-        raise TimeoutError("the worker did not start")
+        log = workdir / "worker.log"
+        started = b"Huey consumer started"
+        wait_until(lambda: log.read_bytes().count(started) >= starts, 120, "the worker")
 
     worker = start_worker()
     consumer_ready(1)
@@ -192,11 +162,8 @@ def main() -> None:
         time.sleep(0.05)
     seconds = time.perf_counter() - started
 
-    counts = get_json(
-        f"http://127.0.0.1:{sim_port}/_sim/delivery-counts?"
-        + urllib.parse.urlencode({"text": TEXT})
-    )
-    stats = get_json(f"http://127.0.0.1:{sim_port}/_sim/stats")
+    counts = call(f"{sim_url}/_sim/delivery-counts?" + urllib.parse.urlencode({"text": TEXT}))
+    stats = call(f"{sim_url}/_sim/stats")
     worker.send_signal(signal.SIGTERM)
     sim.send_signal(signal.SIGTERM)
     worker.wait(timeout=20)
@@ -225,6 +192,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    import urllib.parse
-
     main()
