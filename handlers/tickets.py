@@ -24,6 +24,7 @@ from handlers.context import EventContext, Fetched, LineReader, Reads
 from handlers.ticket_cards import LEVEL_NAMES, render
 from ticketing import conversation as c
 from ticketing import service
+from ticketing.authority import Actor, line_actor
 from ticketing.models import Ticket, TicketState, Volunteer, format_number
 from ticketing.service import HeldByOther, Notice, TicketError
 
@@ -185,6 +186,14 @@ def _user(ctx: EventContext) -> str:
     return ctx.user_id
 
 
+def _staff(ctx: EventContext) -> Actor:
+    """The staff member tapping in LINE; refused when this LINE account is no (active) one."""
+    who = line_actor(ctx.session, ctx.user_id)
+    if who is None:
+        raise TicketError("ท่านไม่มีสิทธิ์ดำเนินการกับเรื่องนี้")
+    return who
+
+
 def link_coordinator(ctx: EventContext, effect: c.LinkCoordinator) -> None:
     person = service.link_coordinator(ctx.session, _user(ctx), effect.code)
     area = person.province or person.region or "ทั่วประเทศ"
@@ -246,15 +255,15 @@ def add_to_ticket(ctx: EventContext, effect: c.AddToTicket) -> None:
 
 def answer(ctx: EventContext, effect: c.Answer) -> None:
     picture = (effect.image, image_type(effect.image)) if effect.image is not None else None
-    send(ctx, service.reply(ctx.session, _user(ctx), effect.ticket, effect.text, image=picture))
+    send(ctx, service.reply(ctx.session, _staff(ctx), effect.ticket, effect.text, image=picture))
 
 
 def resolve(ctx: EventContext, effect: c.Resolve) -> None:
-    send(ctx, service.resolve(ctx.session, _user(ctx), effect.ticket, effect.resolution))
+    send(ctx, service.resolve(ctx.session, _staff(ctx), effect.ticket, effect.resolution))
 
 
 def must_own(ctx: EventContext, effect: c.MustOwn) -> None:
-    service.own_ticket(ctx.session, _user(ctx), effect.ticket)
+    service.own_ticket(ctx.session, _staff(ctx), effect.ticket)
 
 
 def owner_buttons(ticket_id: int) -> list[dict[str, Any]]:
@@ -265,20 +274,20 @@ def owner_buttons(ticket_id: int) -> list[dict[str, Any]]:
 
 
 def claim(ctx: EventContext, effect: c.ClaimTicket) -> None:
-    send(ctx, service.claim(ctx.session, _user(ctx), effect.ticket))
+    send(ctx, service.claim(ctx.session, _staff(ctx), effect.ticket))
     ctx.reply(
         text(f"ท่านรับเรื่อง {format_number(effect.ticket)} แล้วครับ", owner_buttons(effect.ticket))
     )
 
 
 def take_over(ctx: EventContext, effect: c.TakeOverTicket) -> None:
-    send(ctx, service.take_over(ctx.session, _user(ctx), effect.ticket))
+    send(ctx, service.take_over(ctx.session, _staff(ctx), effect.ticket))
     number = format_number(effect.ticket)
     ctx.reply(text(f"ท่านรับช่วงต่อเรื่อง {number} แล้วครับ", owner_buttons(effect.ticket)))
 
 
 def escalate(ctx: EventContext, effect: c.EscalateTicket) -> None:
-    send(ctx, service.escalate_now(ctx.session, _user(ctx), effect.ticket))
+    send(ctx, service.escalate_now(ctx.session, _staff(ctx), effect.ticket))
     ticket = service.ticket_by_id(ctx.session, effect.ticket)
     ctx.reply(text(ticket_texts.escalated(ticket, service.where_is(ctx.session, ticket))))
 

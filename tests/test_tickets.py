@@ -19,6 +19,7 @@ from bot.models import OutboundMessage, utcnow
 from bot.ticket_sweep import sweep_tickets
 from tests.conftest import befriend, sim_messages, sim_send
 from ticketing import service
+from ticketing.authority import line_actor
 from ticketing.models import ChatState, Ticket, TicketEvent, TicketImage, TicketState
 
 VOLUNTEER = "U" + "1" * 32
@@ -365,7 +366,7 @@ def test_unclaimed_goes_to_region_then_central_and_a_claimed_one_stays(runtime, 
     waiting = open_ticket(runtime, sim)
     taken = open_ticket(runtime, sim, user="U" + "7" * 32, text="ลืมรหัสผ่าน")
     with transaction(runtime.sessions) as session:
-        service.claim(session, PROVINCE_COORD, taken.id)
+        service.claim(session, line_actor(session, PROVINCE_COORD), taken.id)
     t0 = waiting.created_at
 
     assert sweep_tickets(runtime, t0 + timedelta(minutes=29)) == 0
@@ -438,7 +439,9 @@ def test_claimed_but_silent_gets_one_reminder(runtime, bot, sim):
     link(runtime, PROVINCE_COORD, "province", "สุราษฎร์ธานี")
     opened = open_ticket(runtime, sim)
     with transaction(runtime.sessions) as session:
-        service.claim(session, PROVINCE_COORD, opened.id, now=opened.created_at)
+        service.claim(
+            session, line_actor(session, PROVINCE_COORD), opened.id, now=opened.created_at
+        )
     sweep_tickets(runtime, opened.created_at + timedelta(minutes=31))
     sweep_tickets(runtime, opened.created_at + timedelta(minutes=45))
     assert sum("เตือน" in m.get("altText", "") for m in cards_for(sim, PROVINCE_COORD)) == 1
@@ -451,8 +454,8 @@ def test_resolved_closes_after_three_days_and_a_message_before_reopens(runtime, 
     now = utcnow()
     with transaction(runtime.sessions) as session:
         for t in (first, second):
-            service.claim(session, PROVINCE_COORD, t.id)
-            service.resolve(session, PROVINCE_COORD, t.id, "แก้แล้ว", now=now)
+            service.claim(session, line_actor(session, PROVINCE_COORD), t.id)
+            service.resolve(session, line_actor(session, PROVINCE_COORD), t.id, "แก้แล้ว", now=now)
     sim_send(sim[1].url, user=VOLUNTEER, text="ยังเป็นอยู่ครับ")  # within 3 days: reopens
     assert ticket(runtime, first.id).state == TicketState.CLAIMED
     assert "เปิดเรื่องอีกครั้ง" in last(sim, PROVINCE_COORD)["text"]

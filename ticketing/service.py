@@ -24,7 +24,9 @@ from sqlalchemy.orm import Session
 from common.tables import utcnow
 from faq.directory import Directory
 from faq.models import FaqAnswer
-from ticketing import conversation
+from ticketing import audit, conversation
+from ticketing.authority import Actor, actor_of, can_see, current
+from ticketing.errors import HeldByOther, OutOfArea, TicketError
 from ticketing.models import (
     LEVELS,
     ChatState,
@@ -72,18 +74,6 @@ class Notice:
     ticket_id: int
     text: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-class TicketError(Exception):
-    """A refused action; the message is Thai and can be shown to the user as is."""
-
-
-class HeldByOther(TicketError):
-    """The ticket is another coordinator's; the only way in is an explicit take-over."""
-
-    def __init__(self, message: str, ticket_id: int) -> None:
-        super().__init__(message)
-        self.ticket_id = ticket_id
 
 
 @dataclass(frozen=True)
@@ -204,35 +194,31 @@ def link_coordinator(
     invite.used_at = now
     person.line_user_id = user_id
     person.linked_at = now
+    audit.log(
+        session, actor_of(person, "line"), "person.link-line", audit.person(person.id), now=now
+    )
     return person
 
 
 def coordinator_for(session: Session, user_id: str | None) -> Coordinator | None:
+    """The active staff member whose LINE account this is."""
     if not user_id:
         return None
-    return session.scalars(select(Coordinator).where(Coordinator.line_user_id == user_id)).first()
+    return session.scalars(
+        select(Coordinator).where(Coordinator.line_user_id == user_id, Coordinator.active)
+    ).first()
 
 
 def coordinators_at(session: Session, level: str, province: str, region: str) -> list[Coordinator]:
-    """Linked coordinators of one level for a ticket's area."""
+    """Active, LINE-linked coordinators of one level for a ticket's area."""
     query = select(Coordinator).where(
-        Coordinator.level == level, Coordinator.line_user_id.is_not(None)
+        Coordinator.level == level, Coordinator.line_user_id.is_not(None), Coordinator.active
     )
     if level == "province":
         query = query.where(Coordinator.province == province)
     elif level == "region":
         query = query.where(Coordinator.region == region)
     return list(session.scalars(query.order_by(Coordinator.id)))
-
-
-def has_authority(person: Coordinator, ticket: Ticket) -> bool:
-    if person.line_user_id is None:
-        return False
-    if person.level == "central":
-        return True
-    if person.level == "region":
-        return person.region == ticket.region
-    return person.province == ticket.province
 
 
 # -- opening and routing ------------------------------------------------------------------------
@@ -303,6 +289,7 @@ def seen_by_nobody() -> ColumnElement[bool]:
     c = Coordinator
     return ~exists().where(
         c.line_user_id.is_not(None),
+        c.active,
         c.level == Ticket.level,
         or_(
             c.level == "central",
@@ -373,6 +360,7 @@ def open_ticket(
     routed = route(session, ticket)
     ticket.level = routed.level
     record(session, ticket, "volunteer", TicketState.NEW, routing_note(routed))
+    audit.log(session, f"volunteer:{user_id}", "ticket.open", audit.ticket(ticket.id))
     return ticket, routed.notices("new", ticket.id)
 
 
@@ -499,12 +487,22 @@ def image_ids(session: Session, ticket_id: int) -> list[int]:
 # -- what coordinators do -----------------------------------------------------------------------
 
 
-def _acting(session: Session, user_id: str, ticket_id: int) -> tuple[Coordinator, Ticket]:
-    """The coordinator and the ticket (row-locked on PostgreSQL), if they may act on it at all."""
-    person = coordinator_for(session, user_id)
+def visible_ticket(session: Session, who: Actor, ticket_id: int) -> Ticket:
+    """The ticket, if `who` (as the database has them now) may see it; else `OutOfArea`."""
+    me = actor_of(current(session, who), who.via, who.address)
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None or not can_see(me, ticket):
+        raise OutOfArea()
+    return ticket
+
+
+def _acting(session: Session, who: Actor, ticket_id: int) -> tuple[Coordinator, Ticket]:
+    """The person and the ticket (row-locked on PostgreSQL), if they may act on it at all:
+    re-checked on every change, with the person's role and area as they are now."""
+    person = current(session, who)
     ticket = session.get(Ticket, ticket_id, with_for_update=True)
-    if person is None or ticket is None or not has_authority(person, ticket):
-        raise TicketError("ท่านไม่มีสิทธิ์ดำเนินการกับเรื่องนี้")
+    if ticket is None or not can_see(actor_of(person, who.via, who.address), ticket):
+        raise OutOfArea()
     return person, ticket
 
 
@@ -522,9 +520,9 @@ def _held_by_other(session: Session, ticket: Ticket, person: Coordinator) -> Hel
 
 
 def claim(
-    session: Session, user_id: str, ticket_id: int, now: datetime | None = None
+    session: Session, who: Actor, ticket_id: int, now: datetime | None = None
 ) -> list[Notice]:
-    person, ticket = _acting(session, user_id, ticket_id)
+    person, ticket = _acting(session, who, ticket_id)
     if ticket.state in (TicketState.CLAIMED, TicketState.WAITING):
         if ticket.claimed_by == person.id:
             raise TicketError(f"ท่านรับเรื่อง {ticket.number} ไว้แล้วครับ")
@@ -548,15 +546,16 @@ def claim(
         person.name,
         from_state=TicketState.NEW,
     )
-    return [Notice(ticket.user_id, "claimed-by", ticket.id, person.name)]
+    audit.log(session, who, "ticket.claim", audit.ticket(ticket.id))
+    return _to_volunteer(ticket, "claimed-by", person.name)
 
 
 def take_over(
-    session: Session, user_id: str, ticket_id: int, now: datetime | None = None
+    session: Session, who: Actor, ticket_id: int, now: datetime | None = None
 ) -> list[Notice]:
     """An explicit "รับช่วงต่อ": someone with authority over the ticket takes it from its
     claimer. The claimer and the volunteer are both told; nobody loses a ticket silently."""
-    person, ticket = _acting(session, user_id, ticket_id)
+    person, ticket = _acting(session, who, ticket_id)
     if ticket.state not in (TicketState.CLAIMED, TicketState.WAITING):
         raise TicketError(f'เรื่อง {ticket.number} ไม่มีผู้รับเรื่องอยู่ กด "รับเรื่อง" ได้เลย')
     previous = ticket.claimed_by
@@ -584,15 +583,25 @@ def take_over(
         f"รับช่วงต่อจาก {before.name if before else '-'}",
         from_state=ticket.state,
     )
-    notices = [Notice(ticket.user_id, "claimed-by", ticket.id, person.name)]
+    audit.log(
+        session, who, "ticket.take-over", audit.ticket(ticket.id), before.name if before else None
+    )
+    notices = _to_volunteer(ticket, "claimed-by", person.name)
     if before is not None and before.line_user_id:
         notices.append(Notice(before.line_user_id, "taken-over", ticket.id, person.name))
     return notices
 
 
-def own_ticket(session: Session, user_id: str, ticket_id: int) -> tuple[Coordinator, Ticket]:
+def _to_volunteer(ticket: Ticket, kind: str, text: str, extra: dict | None = None) -> list[Notice]:
+    """Tell the volunteer in LINE; a phone-only caller has no LINE to tell."""
+    if not ticket.user_id:
+        return []
+    return [Notice(ticket.user_id, kind, ticket.id, text, extra or {})]
+
+
+def own_ticket(session: Session, who: Actor, ticket_id: int) -> tuple[Coordinator, Ticket]:
     """Only the claimer answers or resolves (strict ownership)."""
-    person, ticket = _acting(session, user_id, ticket_id)
+    person, ticket = _acting(session, who, ticket_id)
     if ticket.state == TicketState.NEW:
         raise TicketError(f'กรุณากด "รับเรื่อง" {ticket.number} ก่อนครับ')
     if ticket.state not in (TicketState.CLAIMED, TicketState.WAITING):
@@ -604,7 +613,7 @@ def own_ticket(session: Session, user_id: str, ticket_id: int) -> tuple[Coordina
 
 def reply(
     session: Session,
-    user_id: str,
+    who: Actor,
     ticket_id: int,
     text: str,
     now: datetime | None = None,
@@ -612,7 +621,7 @@ def reply(
 ) -> list[Notice]:
     """The claimer answers the volunteer: `text`, or a picture (`image`: content, type) that
     `text` describes."""
-    person, ticket = own_ticket(session, user_id, ticket_id)
+    person, ticket = own_ticket(session, who, ticket_id)
     actor = f"coordinator:{person.id}"
     ticket.last_reply_at = now or utcnow()
     said = TicketMessage(ticket_id=ticket.id, at=ticket.last_reply_at, sender=actor, text=text)
@@ -625,26 +634,28 @@ def reply(
         _transition(session, ticket, TicketState.WAITING, actor, text[:500])
     else:
         record(session, ticket, actor, TicketState.WAITING, text[:500])
-    return [Notice(ticket.user_id, "reply", ticket.id, text, extra)]
+    audit.log(session, who, "ticket.reply", audit.ticket(ticket.id), text[:200])
+    return _to_volunteer(ticket, "reply", text, extra)
 
 
 def resolve(
-    session: Session, user_id: str, ticket_id: int, resolution: str, now: datetime | None = None
+    session: Session, who: Actor, ticket_id: int, resolution: str, now: datetime | None = None
 ) -> list[Notice]:
-    person, ticket = own_ticket(session, user_id, ticket_id)
+    person, ticket = own_ticket(session, who, ticket_id)
     ticket.resolved_at = now or utcnow()
     ticket.resolution = resolution
     _transition(session, ticket, TicketState.RESOLVED, f"coordinator:{person.id}", resolution[:500])
-    return [Notice(ticket.user_id, "resolved", ticket.id, resolution)]
+    audit.log(session, who, "ticket.resolve", audit.ticket(ticket.id), resolution[:200])
+    return _to_volunteer(ticket, "resolved", resolution)
 
 
 def escalate_now(
-    session: Session, user_id: str, ticket_id: int, now: datetime | None = None
+    session: Session, who: Actor, ticket_id: int, now: datetime | None = None
 ) -> list[Notice]:
     """ส่งต่อ: the ticket goes up to the next level that has someone linked (central at the
     latest). An unclaimed ticket may be handed up by anyone it is addressed to or above; a
     claimed one only by its claimer, who lets go of it. Where it went: `where_is`."""
-    person, ticket = _acting(session, user_id, ticket_id)
+    person, ticket = _acting(session, who, ticket_id)
     if ticket.state not in TicketState.OPEN:
         raise TicketError(f"เรื่อง {ticket.number} ปิดแล้ว ส่งต่อไม่ได้")
     if ticket.state != TicketState.NEW and ticket.claimed_by != person.id:
@@ -660,6 +671,7 @@ def escalate_now(
         ticket.reminded_at = None
     ticket.level = routed.level
     record(session, ticket, actor, ticket.state, "ส่งต่อ: " + routing_note(routed))
+    audit.log(session, who, "ticket.escalate", audit.ticket(ticket.id), routing_note(routed))
     return routed.notices("escalated", ticket.id)
 
 
