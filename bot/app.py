@@ -20,6 +20,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     from bot.media import bp as media_bp
     from bot.webhook import MAX_BODY_BYTES
     from bot.webhook import bp as webhook_bp
+    from console import register_console
 
     app = Flask("bot")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES  # LINE bodies are far smaller; 413 past this
@@ -28,6 +29,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     app.register_blueprint(webhook_bp)
     app.register_blueprint(media_bp)
     register_cli(app)
+    register_console(app, runtime)
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:

@@ -14,6 +14,7 @@ from broadcast import service as announcements
 from broadcast.models import Announcement
 from common.thaidate import parse_thai_datetime, thai_datetime
 from ticketing import service as tickets
+from ticketing import staff
 from ticketing.models import Ticket, TicketEvent, TicketState, parse_number
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
@@ -41,6 +42,7 @@ def db_downgrade(revision: str) -> None:
 
 coordinator_cli = AppGroup("coordinator", help="Coordinators who receive tickets in LINE.")
 ticket_cli = AppGroup("ticket", help="Support tickets (staff view).")
+staff_cli = AppGroup("staff", help="Console accounts of central staff (operators, admins).")
 
 
 def _runtime():
@@ -72,6 +74,29 @@ def coordinator_invite(name: str, level: str, province: str | None, region: str 
     click.echo(f"{name} ({level}, {area}): send this in LINE within 24 hours:")
     click.echo(f"  ลงทะเบียนผู้ประสานงาน {code}")
     click.echo(code)
+
+
+@staff_cli.command("create")
+@click.option("--username", required=True)
+@click.option("--name", required=True, help="shown to colleagues, e.g. สมศรี ใจดี")
+@click.option("--role", type=click.Choice(["operator", "admin"]), required=True)
+@click.option("--totp/--no-totp", default=False, help="a second factor (always for admins)")
+@click.password_option(help="at least 12 characters; asked for when not given")
+def staff_create(username: str, name: str, role: str, totp: bool, password: str) -> None:
+    """Create a console account; for a second factor, print its secret and otpauth:// link."""
+    rt = _runtime()
+    try:
+        with transaction(rt.sessions) as session:
+            _, secret = staff.create_staff(
+                session, "cli", username, name, role, password, with_totp=totp
+            )
+    except tickets.TicketError as exc:
+        raise click.BadParameter(str(exc)) from None
+    click.echo(f"{name} ({role}) can sign in at {rt.settings.public_base_url}/console/login")
+    if secret:
+        click.echo("Add this to an authenticator app (the code it shows is asked at sign-in):")
+        click.echo(f"  secret: {secret}")
+        click.echo(f"  {staff.totp_uri(username.strip().lower(), secret)}")
 
 
 @ticket_cli.command("list")
@@ -268,3 +293,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(coordinator_cli)
     app.cli.add_command(ticket_cli)
+    app.cli.add_command(staff_cli)

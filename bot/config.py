@@ -67,6 +67,18 @@ class Settings:
     # Threads of one worker process: enough to keep working while others wait on the
     # database or LINE (see README "Answers at 100 questions a second").
     worker_threads: int = 8
+    # The staff console. The key signs its cookies (empty: derived from the channel secret, so
+    # every web process agrees); sessions end after `console_idle_s` without a request.
+    console_secret_key: str = ""
+    console_idle_s: float = 30 * 60
+    # Secure cookies: browsers send them over HTTPS, and to http://localhost / 127.0.0.1.
+    console_cookie_secure: bool = True
+    # LINE Login (a channel of its own in the LINE Developers console). None: the real hosts
+    # (access.line.me for the authorize page, api.line.me for tokens); `make run` points both
+    # at the simulator.
+    line_login_channel_id: str = ""
+    line_login_channel_secret: str = ""
+    line_login_base: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -108,6 +120,13 @@ class Settings:
             ticket_close_after_s=parse_duration(get("TICKET_CLOSE_AFTER") or "3d"),
             queue_immediate=(get("QUEUE_IMMEDIATE") or "").lower() in {"1", "true", "yes"},
             worker_threads=get_int("WORKER_THREADS", defaults.worker_threads),
+            console_secret_key=get("CONSOLE_SECRET_KEY") or "",
+            console_idle_s=parse_duration(get("CONSOLE_IDLE_TIMEOUT") or "30m"),
+            console_cookie_secure=(get("CONSOLE_COOKIE_SECURE") or "1").lower()
+            not in {"0", "false", "no"},
+            line_login_channel_id=get("LINE_LOGIN_CHANNEL_ID") or "",
+            line_login_channel_secret=get("LINE_LOGIN_CHANNEL_SECRET") or "",
+            line_login_base=(get("LINE_LOGIN_BASE") or "").rstrip("/") or None,
         )
 
     @property

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.db import transaction
-from bot.models import OutboundMessage, utcnow
+from bot.models import utcnow
+from bot.notices import stage
 from bot.outbox import deliver
-from handlers.ticket_cards import render
 from ticketing import service
 from ticketing.escalation import BATCH, sweep
 
@@ -24,16 +24,7 @@ def sweep_tickets(rt: Runtime, now: datetime | None = None, send: bool = True) -
     while True:
         with transaction(rt.sessions) as session:
             result = sweep(session, now, rt.timings)
-            rows = [
-                OutboundMessage(
-                    user_id=n.to,
-                    messages=render(session, n, rt.faq.labels, rt.media, rt.timings.close_after),
-                )
-                for n in result.notices
-            ]
-            session.add_all(rows)
-            session.flush()
-            outbox_ids = [row.id for row in rows]
+            outbox_ids = stage(session, rt, result.notices)
         changed_total += result.changed
         if send:
             for outbox_id in outbox_ids:

@@ -24,7 +24,8 @@ def log(
     detail: str | None = None,
     now: datetime | None = None,
 ) -> None:
-    """`who`: a staff Actor, or "volunteer:<LINE id>" / "system" for the others."""
+    """`who`: a staff Actor, or "volunteer:<LINE id>", "cli" (a shell command on the server)
+    or "system" (the sweep)."""
     now = now or utcnow()
     if isinstance(who, Actor):
         session.add(
@@ -46,7 +47,7 @@ def log(
             .execution_options(synchronize_session=False)
         )
     else:
-        via = "line" if who.startswith("volunteer") else "system"
+        via = "line" if who.startswith("volunteer") else "cli" if who == "cli" else "system"
         session.add(
             AuditEntry(at=now, actor=who, action=action, target=target, detail=detail, via=via)
         )
