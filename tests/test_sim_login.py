@@ -8,6 +8,8 @@ to LINE's rules and check every refusal.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import re
 from typing import Any
@@ -476,6 +478,12 @@ def b64(data: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
+def hs256_under_another_alg(claims: dict, alg: str) -> str:
+    signing_input = f"{b64({'typ': 'JWT', 'alg': alg})}.{b64(claims)}"
+    mac = hmac.new(CHANNEL_SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
 def test_tampered_id_tokens_are_invalid(line):
     _, served = line
     token = id_token_for(served)
@@ -486,6 +494,7 @@ def test_tampered_id_tokens_are_invalid(line):
         f"{header}.{b64(someone_else)}.{signature}",  # payload changed, signature kept
         f"{b64({'typ': 'JWT', 'alg': 'none'})}.{b64(someone_else)}.",  # alg none
         jwt_encode(OTHER_SECRET, someone_else),  # signed with another secret
+        hs256_under_another_alg(claims, "HS512"),  # right key and MAC, header not HS256
         token[:-2] + ("AA" if not token.endswith("AA") else "BB"),  # signature bytes changed
         "not.a.token",
         "only-one-part",
