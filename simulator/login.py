@@ -93,7 +93,7 @@ def channels_from_env(env: Mapping[str, str], web_base_url: str) -> list[LoginCh
     LINE_LOGIN_CHANNEL_ID and LINE_LOGIN_CHANNEL_SECRET (the same variables the console reads,
     as LINE_CHANNEL_SECRET is shared by the bot and the simulator) and SIM_LOGIN_REDIRECT_URIS
     (comma-separated callback URLs; by default the console's callback on the web app, at
-    127.0.0.1 and at localhost). None without an id and a secret."""
+    127.0.0.1 and at localhost). No channel without both an id and a secret."""
     channel_id = (env.get("LINE_LOGIN_CHANNEL_ID") or "").strip()
     secret = (env.get("LINE_LOGIN_CHANNEL_SECRET") or "").strip()
     if not channel_id or not secret:

@@ -735,6 +735,25 @@ def test_access_token_verify_profile_userinfo_refresh_and_revoke(line):
     }
 
 
+def test_revoke_takes_lines_parameters_not_rfc_7009s(line):
+    """Authlib's revoke_token sends RFC 7009's `token`; LINE's revoke wants `access_token` (with
+    client_id and client_secret in the body), so a client posts that itself."""
+    _, served = line
+    access = token_request(served, code=code_for(served)).json()["access_token"]
+    url = f"{served.url}/oauth2/v2.1/revoke"
+    rfc7009 = session(served, revocation_endpoint_auth_method="client_secret_post")
+    refused = rfc7009.revoke_token(url, access)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_request"
+    lines_way = requests.post(
+        url,
+        data={"access_token": access, "client_id": CHANNEL_ID, "client_secret": CHANNEL_SECRET},
+        timeout=10,
+    )
+    assert lines_way.status_code == 200
+    gone = requests.get(f"{served.url}/oauth2/v2.1/verify", params={"access_token": access})
+    assert gone.status_code == 400
+
+
 def test_scopes_decide_the_id_token_and_what_the_token_may_read(line):
     _, served = line
     only_profile = token_request(served, code=code_for(served, scope="profile")).json()
