@@ -34,6 +34,8 @@ POLICY: dict[str, str] = {
     "console_auth.sign_out": "signed-in",
     "console_queue.home": "public",  # a redirect to the queue, which is guarded
     "console_queue.queue": "signed-in",
+    "console_line.start": "public",
+    "console_line.callback": "public",
 }
 
 ROLES = ("province", "region", "central", "operator", "admin")
