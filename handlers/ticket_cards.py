@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from common.messages import Message, quick_postback, text
 from common.thaidate import thai_datetime, thai_duration
 from handlers.context import ImageLinks
+from ticketing.calls import format_phone
 from ticketing.models import Ticket, Volunteer
 from ticketing.service import LEVEL_WORDS, Notice, image_ids
 
@@ -58,6 +59,8 @@ def coordinator_card(
     screenshot_url: str | None = None,
 ) -> Message:
     title = f"{TITLES.get(kind, 'เรื่อง')} {ticket.number}"
+    if ticket.channel == "phone":
+        title += " (โทรศัพท์)"
     description = (
         ticket.description if len(ticket.description) <= 300 else ticket.description[:299] + "…"
     )
@@ -76,6 +79,7 @@ def coordinator_card(
                 _row("จังหวัด", f"{ticket.province} ({ticket.region})"),
                 _row("อำเภอ", district or "-"),
                 _row("ผู้แจ้ง", ticket.display_name or "อาสาสมัคร"),
+                *([_row("โทร", format_phone(ticket.phone))] if ticket.phone else []),
                 _row("หมวด", (labels or {}).get(ticket.category or "", "ทั่วไป")),
                 _row("ถึง", LEVEL_NAMES.get(ticket.level, ticket.level)),
                 _row("เวลา", thai_datetime(ticket.created_at)),
@@ -139,7 +143,7 @@ def render(
     image = [image_message(media.url(relayed_image))] if media and relayed_image else []
     match notice.kind:
         case "new" | "escalated" | "reminder":
-            person = session.get(Volunteer, ticket.user_id)
+            person = session.get(Volunteer, ticket.user_id) if ticket.user_id else None
             ids = image_ids(session, ticket.id)
             with_images = media is not None and notice.kind != "reminder"
             urls = [media.url(i) for i in ids] if with_images else []

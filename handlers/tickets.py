@@ -22,8 +22,8 @@ from faq.directory import Directory
 from handlers import ticket_texts
 from handlers.context import EventContext, Fetched, LineReader, Reads
 from handlers.ticket_cards import LEVEL_NAMES, render
+from ticketing import calls, service
 from ticketing import conversation as c
-from ticketing import service
 from ticketing.authority import Actor, line_actor
 from ticketing.models import Ticket, TicketState, Volunteer, format_number
 from ticketing.service import HeldByOther, Notice, TicketError
@@ -34,6 +34,9 @@ REGISTER = re.compile(r"^ลงทะเบียนผู้ประสาน�
 SET_PROVINCE = re.compile(r"^(?:จังหวัด|จ\.)\s*(\S.*)$")
 SET_DISTRICT = re.compile(r"^(?:อำเภอ|อ\.)\s*(\S.{0,60})$")
 REPORT = re.compile(r"^แจ้งปัญหา\s*(.*)$", re.S)
+# "เบอร์โทร 081-234-5678": only when what follows is typed as a number ("เบอร์โทรผู้ประสานงาน"
+# is a question for the FAQ).
+SHARE_PHONE = re.compile(r"^(?:เบอร์โทรศัพท์|เบอร์โทร|เบอร์)\s*[:：]?\s*(\S.*)$")
 CANCEL_WORDS = {"ยกเลิก", "cancel"}
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
 IMAGE_RECEIVED = "ได้รับรูปภาพแล้วครับ 🙏 หากมีคำถาม พิมพ์เป็นข้อความได้เลย"
@@ -47,6 +50,13 @@ STATE_NAMES = {
 }
 ASK_PROVINCE = "ท่านอยู่จังหวัดไหนครับ? พิมพ์ชื่อจังหวัดได้เลย (เช่น สุราษฎร์ธานี) เพื่อให้ส่งเรื่องถึงผู้ประสานงานที่ถูกต้อง"
 CANCEL_BUTTON = quick_postback("ยกเลิก", "action=ticket-cancel", "ยกเลิก")
+OFFER_PHONE = (
+    'หากต้องการให้เจ้าหน้าที่โทรกลับ แจ้งเบอร์โทรได้ (ไม่บังคับ): กดปุ่มด้านล่าง หรือพิมพ์ "เบอร์โทร 081-234-5678"'
+)
+SHARE_PHONE_BUTTON = quick_postback(
+    "แจ้งเบอร์โทรกลับ", "action=share-phone", "แจ้งเบอร์โทรให้เจ้าหน้าที่โทรกลับ"
+)
+ASK_PHONE = "พิมพ์เบอร์โทรที่เจ้าหน้าที่ติดต่อท่านได้ เช่น 081-234-5678"
 
 
 # -- parse ----------------------------------------------------------------------------------------
@@ -67,6 +77,10 @@ def parse_text(message: str, state: c.State, directory: Directory) -> c.Input:
         return c.StatusAsked(message)
     if match := REPORT.match(message):
         return c.ReportAsked(match.group(1).strip(), message)
+    if (match := SHARE_PHONE.match(message)) and calls.looks_like_phone(match.group(1)):
+        return c.PhoneText(calls.phone_or_none(match.group(1)), message)
+    if isinstance(state, c.AskingPhone) and calls.looks_like_phone(message):
+        return c.PhoneText(calls.phone_or_none(message), message)
     asking = isinstance(state, c.AskingProvince)
     return c.Text(message, directory.match_province(message) if asking else None)
 
@@ -80,6 +94,7 @@ BUTTONS: dict[str, Callable[[dict[str, str]], c.Input]] = {
     "ticket-cancel": lambda f: c.CancelButton(),
     "ticket-with-image": lambda f: c.ReportWithImage(),
     "set-province": lambda f: c.ProvincePicked(f.get("p", "")),
+    "share-phone": lambda f: c.SharePhoneAsked(),
     "claim": lambda f: c.Claim(_ticket(f)),
     "reply": lambda f: c.StartReply(_ticket(f)),
     "resolve": lambda f: c.StartResolve(_ticket(f)),
@@ -230,7 +245,20 @@ def open_ticket(ctx: EventContext, effect: c.OpenTicket) -> None:
     )
     send(ctx, notices)
     where = service.where_is(ctx.session, ticket)
-    ctx.reply(text(ticket_texts.opened(ticket, where, ctx.services.timings)))
+    opened = ticket_texts.opened(ticket, where, ctx.services.timings)
+    if service.volunteer(ctx.session, user_id).phone:
+        ctx.reply(text(opened))
+    else:  # one optional step: a number staff may call back on
+        ctx.reply(text(opened + "\n\n" + OFFER_PHONE, [SHARE_PHONE_BUTTON]))
+
+
+def save_phone(ctx: EventContext, effect: c.SavePhone) -> None:
+    linked = calls.share_phone(ctx.session, _user(ctx), effect.phone)
+    said = f"บันทึกเบอร์ {calls.format_phone(effect.phone)} แล้วครับ เจ้าหน้าที่จะโทรกลับเบอร์นี้ได้เมื่อจำเป็น"
+    if linked:
+        numbers = ", ".join(t.number for t in linked)
+        said += f"\nเชื่อมเรื่องที่ท่านโทรแจ้งไว้ ({numbers}) กับ LINE นี้แล้ว คำตอบของเจ้าหน้าที่จะส่งถึงท่านทางแชตนี้"
+    ctx.reply(text(said))
 
 
 def keep_draft_image(ctx: EventContext, effect: c.KeepDraftImage) -> None:
@@ -366,6 +394,17 @@ def image_unusable(ctx: EventContext, said: c.ImageUnusable) -> None:
 
 
 def answer_sent(ctx: EventContext, said: c.AnswerSent) -> None:
+    ticket = ctx.session.get(Ticket, said.ticket) if said.ticket else None
+    if ticket is not None and not ticket.user_id:  # a caller without LINE
+        who = ticket.display_name or "ผู้โทร"
+        ctx.reply(
+            text(
+                f"เรื่อง {ticket.number} เป็นผู้โทรที่ไม่มี LINE: บันทึกเป็นงานโทรกลับแล้วครับ\n"
+                f"กรุณาโทรแจ้ง{who} {calls.format_phone(ticket.phone)} "
+                'แล้วบันทึกว่าโทรแล้วในหน้า "งานโทรกลับ" ของ Call Desk'
+            )
+        )
+        return
     if said.picture:
         ctx.reply(text('ส่งภาพถึงอาสาสมัครแล้วครับ พิมพ์ข้อความต่อได้เลย หรือพิมพ์ "ยกเลิก" เมื่อเสร็จ'))
     else:
@@ -392,6 +431,13 @@ CARRY_OUT: dict[type, Callable[[EventContext, Any], None]] = {
     c.EscalateTicket: escalate,
     c.TakeOverTicket: take_over,
     c.RateTicket: rate,
+    c.SavePhone: save_phone,
+    c.AskPhone: lambda ctx, said: ctx.reply(
+        text('พิมพ์ "เบอร์โทร" ตามด้วยเบอร์ เช่น เบอร์โทร 081-234-5678')
+        if said.command
+        else text(ASK_PHONE, [CANCEL_BUTTON])
+    ),
+    c.PhoneInvalid: lambda ctx, said: ctx.reply(text(calls.BAD_PHONE, [CANCEL_BUTTON])),
     c.AskProvince: ask_province,
     c.ConfirmProvince: confirm_province,
     c.ProvinceSaved: province_saved,

@@ -16,6 +16,8 @@ talks to LINE: the handler parses a LINE event into an input, reads the few fact
     ImageOffer       a screenshot came out of the blue: "แจ้งปัญหาพร้อมภาพนี้"?
     Replying         a coordinator's next text or picture goes to the volunteer (ตอบกลับ)
     Resolving        a coordinator's next text is the resolution (ปิดเรื่อง)
+    AskingPhone      the volunteer's phone number (offered after a ticket opens; optional:
+                     anything but a number is handled as if nothing was asked)
 
 Screenshots of a report not yet sent are draft rows (`ticket_images` without a ticket); a state
 only counts them.
@@ -76,10 +78,33 @@ class Resolving:
     ticket: int
 
 
-State = Idle | AskingProvince | Describing | Confirming | ImageOffer | Replying | Resolving
+@dataclass(frozen=True)
+class AskingPhone:
+    pass
+
+
+State = (
+    Idle
+    | AskingProvince
+    | Describing
+    | Confirming
+    | ImageOffer
+    | Replying
+    | Resolving
+    | AskingPhone
+)
 STATES: dict[str, type] = {
     t.__name__: t
-    for t in (Idle, AskingProvince, Describing, Confirming, ImageOffer, Replying, Resolving)
+    for t in (
+        Idle,
+        AskingProvince,
+        Describing,
+        Confirming,
+        ImageOffer,
+        Replying,
+        Resolving,
+        AskingPhone,
+    )
 }
 VERSION = 1  # of the stored shape below; a row of another version is read as Idle
 
@@ -124,6 +149,15 @@ class DistrictText:
     """ "อำเภอ <ชื่อ>"."""
 
     name: str
+    text: str
+
+
+@dataclass(frozen=True)
+class PhoneText:
+    """ "เบอร์โทร <เลข>", or a number typed while the bot asks for one: `phone` is the number
+    in its stored form, None when what was typed is no Thai phone number."""
+
+    phone: str | None
     text: str
 
 
@@ -189,6 +223,11 @@ class ProvincePicked:
 
 
 @dataclass(frozen=True)
+class SharePhoneAsked:
+    """The "give a number for a call back" button offered when a ticket opens."""
+
+
+@dataclass(frozen=True)
 class StartReply:
     ticket: int
 
@@ -235,6 +274,8 @@ Input = (
     | CancelButton
     | ReportWithImage
     | ProvincePicked
+    | PhoneText
+    | SharePhoneAsked
     | StartReply
     | StartResolve
     | Claim
@@ -243,7 +284,16 @@ Input = (
     | Rate
 )
 # Inputs that are typed words: outside the step that gives them a meaning they are text.
-WORDS = (Text, CancelWord, Register, ProvinceText, DistrictText, StatusAsked, ReportAsked)
+WORDS = (
+    Text,
+    CancelWord,
+    Register,
+    ProvinceText,
+    DistrictText,
+    StatusAsked,
+    ReportAsked,
+    PhoneText,
+)
 
 
 @dataclass(frozen=True)
@@ -276,6 +326,13 @@ class SetDistrict:
 @dataclass(frozen=True)
 class ShowStatus:
     pass
+
+
+@dataclass(frozen=True)
+class SavePhone:
+    """Keep the volunteer's number; their open phone tickets of that number become theirs."""
+
+    phone: str
 
 
 @dataclass(frozen=True)
@@ -424,6 +481,17 @@ class AskResolution:
 @dataclass(frozen=True)
 class AnswerSent:
     picture: bool
+    ticket: int = 0  # a phone-only caller's ticket: the answer became a call-back
+
+
+@dataclass(frozen=True)
+class AskPhone:
+    command: bool = False  # in another step: say the command ("เบอร์โทร …") to type
+
+
+@dataclass(frozen=True)
+class PhoneInvalid:
+    """What was typed as a number is none: say how to write one (the step stays)."""
 
 
 @dataclass(frozen=True)
@@ -602,14 +670,14 @@ def start_resolve(state: State, command: StartResolve, facts: Facts):
 
 
 def replying_text(state: Replying, command: Any, facts: Facts):
-    return Idle(), [Answer(state.ticket, _words(command)), AnswerSent(picture=False)]
+    return Idle(), [Answer(state.ticket, _words(command)), AnswerSent(False, state.ticket)]
 
 
 def replying_image(state: Replying, command: Image, facts: Facts):
     if command.content is None:
         return state, [ImageUnusable(command.too_large)]
     # The step stays open: a picture is usually followed by words.
-    return state, [Answer(state.ticket, "(ภาพ)", command.content), AnswerSent(picture=True)]
+    return state, [Answer(state.ticket, "(ภาพ)", command.content), AnswerSent(True, state.ticket)]
 
 
 def resolving_text(state: Resolving, command: Any, facts: Facts):
@@ -637,6 +705,7 @@ def remind(state: State, command: Any, facts: Facts):
         Confirming: lambda s: ShowDraft(s.description, s.images),
         Replying: lambda s: AskAnswer(s.ticket),
         Resolving: lambda s: AskResolution(s.ticket),
+        AskingPhone: lambda s: AskPhone(),
     }[type(state)]
     return state, [prompt(state)]
 
@@ -661,6 +730,31 @@ def take_over(state: State, command: TakeOver, facts: Facts):
 
 def rate(state: State, command: Rate, facts: Facts):
     return state, [RateTicket(command.ticket, command.rating)]
+
+
+# The volunteer's phone number
+
+
+def phone_text(state: State, command: PhoneText, facts: Facts):
+    if command.phone is None:
+        return state, [PhoneInvalid()]
+    after = Idle() if isinstance(state, AskingPhone) else state
+    return after, [SavePhone(command.phone)]
+
+
+def share_phone_asked(state: State, command: SharePhoneAsked, facts: Facts):
+    return AskingPhone(), [AskPhone()]
+
+
+def share_phone_later(state: State, command: SharePhoneAsked, facts: Facts):
+    """The button tapped in the middle of another step: that step goes on; how to give the
+    number is said (the command works in every step)."""
+    return state, [AskPhone(command=True)]
+
+
+def asking_phone_other(state: AskingPhone, command: Any, facts: Facts):
+    """Anything but a number: the offer is forgotten, and this is handled as when idle."""
+    return step(Idle(), command, facts)
 
 
 # -- the table --------------------------------------------------------------------------------
@@ -709,6 +803,16 @@ TABLE: dict[tuple[type, type], Step] = {
     (AnyState, Escalate): escalate,
     (AnyState, TakeOver): take_over,
     (AnyState, Rate): rate,
+    # the volunteer's phone number: the command in every step; the offered step is optional
+    (AnyState, PhoneText): phone_text,
+    (Idle, SharePhoneAsked): share_phone_asked,
+    (AskingPhone, SharePhoneAsked): share_phone_asked,
+    (AnyState, SharePhoneAsked): share_phone_later,
+    (AskingPhone, Text): asking_phone_other,
+    (AskingPhone, Image): asking_phone_other,
+    (AskingPhone, ReportChosen): asking_phone_other,
+    (AskingPhone, Confirm): asking_phone_other,
+    (AskingPhone, ReportWithImage): asking_phone_other,
     # the FAQ's action topics: as typed when idle; in a step, that step's question again
     (Idle, ReportChosen): report_chosen,
     (ImageOffer, ReportChosen): report_chosen,

@@ -29,6 +29,7 @@ from ticketing.authority import Actor, actor_of, can_see, current
 from ticketing.errors import HeldByOther, OutOfArea, TicketError
 from ticketing.models import (
     LEVELS,
+    CallBack,
     ChatState,
     Coordinator,
     InviteCode,
@@ -620,8 +621,13 @@ def reply(
     image: tuple[bytes, str] | None = None,
 ) -> list[Notice]:
     """The claimer answers the volunteer: `text`, or a picture (`image`: content, type) that
-    `text` describes."""
+    `text` describes. A caller without LINE (a phone ticket) cannot be sent anything: the reply
+    becomes a call-back, a call to make (`ticketing.calls.call_back_done` when made)."""
     person, ticket = own_ticket(session, who, ticket_id)
+    if image is not None and not ticket.user_id:
+        raise TicketError(
+            f"เรื่อง {ticket.number} เป็นผู้โทรที่ไม่มี LINE ส่งภาพไม่ได้ กรุณาพิมพ์สิ่งที่จะแจ้งทางโทรศัพท์"
+        )
     actor = f"coordinator:{person.id}"
     ticket.last_reply_at = now or utcnow()
     said = TicketMessage(ticket_id=ticket.id, at=ticket.last_reply_at, sender=actor, text=text)
@@ -635,6 +641,15 @@ def reply(
     else:
         record(session, ticket, actor, TicketState.WAITING, text[:500])
     audit.log(session, who, "ticket.reply", audit.ticket(ticket.id), text[:200])
+    if not ticket.user_id:
+        session.add(
+            CallBack(
+                ticket_id=ticket.id,
+                requested_by=person.id,
+                requested_at=ticket.last_reply_at,
+                text=text,
+            )
+        )
     return _to_volunteer(ticket, "reply", text, extra)
 
 
