@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def register_console(app: Flask, runtime: Runtime) -> None:
-    from console import auth, line_login, queue
+    from console import auth, calls, line_login, queue
     from console.filters import install_filters
 
     install_security(app, runtime.settings)
@@ -35,5 +35,5 @@ def register_console(app: Flask, runtime: Runtime) -> None:
             url_prefix="/console",
         )
     )
-    for blueprint in (auth.bp, line_login.bp, queue.bp):
+    for blueprint in (auth.bp, line_login.bp, queue.bp, calls.bp):
         app.register_blueprint(blueprint)
