@@ -244,6 +244,18 @@ class History:
     def empty(self) -> bool:
         return not self.tickets and not self.calls
 
+    def last_known(self) -> tuple[str | None, str | None]:
+        """The caller's name and province as last recorded (newest call or ticket first)."""
+        seen = sorted(
+            [(c.at, c.caller_name, c.province) for c in self.calls]
+            + [(t.created_at, t.display_name, t.province) for t in self.tickets],
+            key=lambda row: row[0],
+            reverse=True,
+        )
+        name = next((n for _, n, _ in seen if n), None)
+        province = next((p for _, _, p in seen if p), None)
+        return name, province
+
 
 def caller_history(
     session: Session,
