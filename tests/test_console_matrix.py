@@ -21,7 +21,7 @@ from bot.db import transaction
 from tests.console_support import csrf_token, make_coordinator, make_staff, sign_in_as
 from ticketing import service, staff
 from ticketing.authority import actor_of
-from ticketing.models import Coordinator, Ticket, TicketImage
+from ticketing.models import CallBack, Coordinator, Ticket, TicketImage
 
 INSIDE, OUTSIDE = "สุราษฎร์ธานี", "เชียงใหม่"  # ภาคใต้ and ภาคเหนือ
 
@@ -36,6 +36,11 @@ POLICY: dict[str, str] = {
     "console_queue.queue": "signed-in",
     "console_line.start": "public",
     "console_line.callback": "public",
+    "console_calls.calls_page": "log-call",
+    "console_calls.log_call": "log-call",
+    "console_calls.history": "signed-in",  # what it shows is limited to the person's area
+    "console_calls.call_backs": "signed-in",
+    "console_calls.call_back_done": "ticket",
 }
 
 ROLES = ("province", "region", "central", "operator", "admin")
@@ -70,7 +75,14 @@ def world(runtime) -> dict[str, Any]:
             service.set_province(session, user, province, directory)
             ticket, _ = service.open_ticket(session, directory, user, f"ปัญหา {where}")
             image = service.attach_image(session, ticket, b"\x89PNG\r\n\x1a\n", "image/png")
-            tickets[where] = {"ticket_id": ticket.id, "image_id": image.id}
+            call_back = CallBack(ticket_id=ticket.id, requested_by=people["admin"], text="โทร")
+            session.add(call_back)
+            session.flush()
+            tickets[where] = {
+                "ticket_id": ticket.id,
+                "image_id": image.id,
+                "call_back_id": call_back.id,
+            }
         admin = actor_of(session.get(Coordinator, people["admin"]), "cli")
     with transaction(runtime.sessions) as session:
         staff.deactivate(session, admin, people["deactivated"])
@@ -130,6 +142,8 @@ def test_each_role_inside_and_outside_its_area(app, runtime, world, role):
             continue
         for where in ("inside", "outside"):
             url = url_for_rule(rule, world["objects"][where], world["people"])
+            # A fresh session each time: an earlier request (sign-out) may have ended the last.
+            sign_in_as(client, runtime, world["people"][role])
             status = call(client, method, url)
             label = f"{role} {method} {rule.rule} ({where}) → {status}"
             if needs not in ("signed-in", "ticket") and not me.may(needs):
