@@ -19,11 +19,13 @@ if TYPE_CHECKING:
 
 
 def register_console(app: Flask, runtime: Runtime) -> None:
-    from console import auth, queue
+    from console import audit, auth, people, queue
     from console.filters import install_filters
+    from console.web import permissions
 
     install_security(app, runtime.settings)
     install_filters(app)
+    app.context_processor(permissions)
     # Templates and static files (htmx vendored, pinned) for every console blueprint.
     app.register_blueprint(
         Blueprint(
@@ -34,5 +36,5 @@ def register_console(app: Flask, runtime: Runtime) -> None:
             url_prefix="/console",
         )
     )
-    for blueprint in (auth.bp, queue.bp):
+    for blueprint in (auth.bp, queue.bp, people.bp, audit.bp):
         app.register_blueprint(blueprint)
