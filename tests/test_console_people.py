@@ -170,7 +170,7 @@ def test_the_list_shows_area_link_activity_and_filters(app, runtime, bot, sim):
     assert "รอลงทะเบียน" in page  # the invited one has a code waiting
     row = re.search(r"นางสุราษ</a>.*?</tr>", page, re.S).group(0)
     assert "สุราษฎร์ธานี" in row and "เชื่อมแล้ว" in row and "2569" in row  # last action, BE
-    assert re.search(r'data-label="ถือเรื่อง">1<', row)
+    assert re.search(r'data-label="เรื่องที่ถือ"><span>1<', row)
 
     def names(query: str) -> set[str]:
         body = client.get("/console/people?" + query).get_data(as_text=True)

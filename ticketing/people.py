@@ -68,6 +68,10 @@ class Person:
         return self.province or self.region or "ทั่วประเทศ"
 
     @property
+    def place(self) -> str:
+        return place(self.level, self.province, self.region)
+
+    @property
     def works_an_area(self) -> bool:
         """A coordinator (linked by invite, movable); operators and admins are central."""
         return self.role == "coordinator"
@@ -88,8 +92,7 @@ class Filter:
 class Invite:
     person_id: int
     name: str
-    level: str
-    area: str
+    place: str
     code: str
     expires_at: datetime
 
@@ -103,6 +106,15 @@ class Released:
 
 
 YES_NO = {"yes": True, "no": False}
+
+
+def place(level: str, province: str | None, region: str | None) -> str:
+    """ "จังหวัดสุราษฎร์ธานี", "ภาคใต้", "ส่วนกลาง": where a person works, in one phrase."""
+    if level == "province" and province:
+        return "จังหวัด" + province
+    if level == "region" and region:
+        return region
+    return "ส่วนกลาง"
 
 
 def read_filter(args: Mapping[str, str], directory: Directory) -> Filter:
@@ -238,8 +250,7 @@ def invite(
     return Invite(
         person.id,
         person.name,
-        person.level,
-        person.province or person.region or "ทั่วประเทศ",
+        place(person.level, person.province, person.region),
         code,
         now + service.INVITE_TTL,
     )
@@ -260,8 +271,7 @@ def reinvite(session: Session, who: Actor, person_id: int, now: datetime | None 
     return Invite(
         person.id,
         person.name,
-        person.level,
-        person.province or person.region or "ทั่วประเทศ",
+        place(person.level, person.province, person.region),
         code,
         now + service.INVITE_TTL,
     )
