@@ -330,6 +330,13 @@ def test_an_admin_cannot_deactivate_or_demote_themself(app, runtime):
     row = person_row(runtime, admin_id)
     assert (row.active, row.role) == (True, "admin")
     assert client.get("/console/people").status_code == 200
+    # The domain itself refuses, whichever page or command asks.
+    with runtime.sessions() as session:
+        me = actor_of(session.get(Coordinator, admin_id), "console")
+        with pytest.raises(people.Refused, match="ของตนเอง"):
+            people.set_role(session, me, admin_id, "operator")
+        with pytest.raises(people.Refused, match="ของตนเอง"):
+            people.deactivate(session, me, admin_id)
 
 
 def test_another_person_id_that_does_not_exist_is_404(app, runtime):
