@@ -111,7 +111,7 @@ def link_coordinators(rt: Runtime, sim: LocalSimulator) -> int:
     with transaction(rt.sessions) as session:
         for n, (level, region) in enumerate(areas):
             code = service.invite_coordinator(
-                session, directory, f"ผู้ประสานงาน {n}", level, region=region
+                session, "cli", directory, f"ผู้ประสานงาน {n}", level, region=region
             )
             codes.append(code)
     users = [f"U{'c' * 24}{n:08x}" for n in range(len(codes))]
@@ -226,7 +226,7 @@ def time_creations(workdir: Path, count: int) -> float:
     rt = Runtime.from_settings(settings)
     client = build_app(runtime=rt).test_client()
     with transaction(rt.sessions) as session:
-        code = service.invite_coordinator(session, rt.faq.directory, "ผู้ประสานงาน", "central")
+        code = service.invite_coordinator(session, "cli", rt.faq.directory, "ผู้ประสานงาน", "central")
         for n in range(count):
             service.set_province(session, f"U{n:032x}", "สงขลา", rt.faq.directory)
     with transaction(rt.sessions) as session:

@@ -67,7 +67,9 @@ def coordinator_invite(name: str, level: str, province: str | None, region: str 
         region = directory.match_region(region) or region
     try:
         with transaction(rt.sessions) as session:
-            code = tickets.invite_coordinator(session, directory, name, level, province, region)
+            code = tickets.invite_coordinator(
+                session, "cli", directory, name, level, province, region
+            )
     except tickets.TicketError as exc:
         raise click.BadParameter(str(exc)) from None
     area = province or region or "ทั่วประเทศ"

@@ -79,6 +79,8 @@ class Settings:
     line_login_channel_id: str = ""
     line_login_channel_secret: str = ""
     line_login_base: str | None = None
+    # The Official Account's LINE ID: the console's invite QR codes open a chat with it.
+    line_oa_id: str = "@smartbmn"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -127,6 +129,7 @@ class Settings:
             line_login_channel_id=get("LINE_LOGIN_CHANNEL_ID") or "",
             line_login_channel_secret=get("LINE_LOGIN_CHANNEL_SECRET") or "",
             line_login_base=(get("LINE_LOGIN_BASE") or "").rstrip("/") or None,
+            line_oa_id=get("LINE_OA_ID") or defaults.line_oa_id,
         )
 
     @property

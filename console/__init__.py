@@ -19,11 +19,13 @@ if TYPE_CHECKING:
 
 
 def register_console(app: Flask, runtime: Runtime) -> None:
-    from console import auth, calls, line_login, queue
+    from console import audit, auth, calls, line_login, people, queue
     from console.filters import install_filters
+    from console.web import permissions
 
     install_security(app, runtime.settings)
     install_filters(app)
+    app.context_processor(permissions)
     line_login.install_line_login(app, runtime.settings)
     # Templates and static files (htmx vendored, pinned) for every console blueprint.
     app.register_blueprint(
@@ -35,5 +37,5 @@ def register_console(app: Flask, runtime: Runtime) -> None:
             url_prefix="/console",
         )
     )
-    for blueprint in (auth.bp, line_login.bp, queue.bp, calls.bp):
+    for blueprint in (auth.bp, line_login.bp, queue.bp, calls.bp, people.bp, audit.bp):
         app.register_blueprint(blueprint)

@@ -5,7 +5,7 @@ Who may log calls, see a history or mark a call-back done is decided in `ticketi
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from console.web import actor, console_blueprint, runtime, signed_in, work
 from ticketing import calls
@@ -14,12 +14,6 @@ from ticketing.models import format_number
 
 bp = console_blueprint("console_calls")
 FIELDS = ("phone", "caller_name", "province", "category", "question")
-
-
-@bp.app_context_processor
-def nav_flags() -> dict[str, bool]:
-    """For base.html: whether to offer the calls page (decided in the domain)."""
-    return {"may_log_calls": calls.may_log_calls(g.get("actor"))}
 
 
 @bp.app_template_filter("phone")

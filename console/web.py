@@ -18,7 +18,7 @@ from bot.notices import send_soon, stage
 from bot.runtime import Runtime
 from console.security import csrf
 from ticketing import staff
-from ticketing.authority import Actor, actor_of
+from ticketing.authority import ABILITIES, Actor, actor_of
 from ticketing.service import Notice
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -105,3 +105,10 @@ def console_blueprint(name: str, url_prefix: str = "/console") -> Any:
     bp.before_request(load_actor)
     bp.before_request(protect)
     return bp
+
+
+def permissions() -> dict[str, Any]:
+    """For every template: `may.<what>`, what the signed-in person may do (the domain's
+    `Actor.may`), so pages show only the links and buttons that will work."""
+    who = g.get("actor")
+    return {"may": {what: who is not None and who.may(what) for what in ABILITIES}}

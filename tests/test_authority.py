@@ -186,7 +186,7 @@ def test_handing_up_to_nobody_says_the_ticket_waits_unattended(runtime, bot, sim
 
 def test_wrong_invite_codes_are_limited_per_line_user(runtime, bot, sim):
     with transaction(runtime.sessions) as session:
-        code = service.invite_coordinator(session, runtime.faq.directory, "ก", "central")
+        code = service.invite_coordinator(session, "cli", runtime.faq.directory, "ก", "central")
     for n in range(service.LINK_TRIES):
         sim_send(sim[1].url, user=CENTRAL, text=f"ลงทะเบียนผู้ประสานงาน AAAA-BBBB-{n:04d}")
     sim_send(sim[1].url, user=CENTRAL, text=f"ลงทะเบียนผู้ประสานงาน {code}")

@@ -55,7 +55,7 @@ def test_audience_by_province_region_and_level_skips_unfollowed_users(runtime, b
     sim_send(sim[1].url, user=songkhla[0], type="unfollow")  # blocked the account
     with transaction(runtime.sessions) as session:
         code = tickets.invite_coordinator(
-            session, runtime.faq.directory, "ก", "region", region="ภาคใต้"
+            session, "cli", runtime.faq.directory, "ก", "region", region="ภาคใต้"
         )
         tickets.link_coordinator(session, "U" + "c" * 32, code)
         tickets.set_province(session, "U" + "c" * 32, "สงขลา", runtime.faq.directory)

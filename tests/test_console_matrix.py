@@ -41,6 +41,20 @@ POLICY: dict[str, str] = {
     "console_calls.history": "signed-in",  # what it shows is limited to the person's area
     "console_calls.call_backs": "signed-in",
     "console_calls.call_back_done": "ticket",
+    "console_people.people_list": "people",
+    "console_people.person": "people",
+    "console_people.invite_form": "people",
+    "console_people.invite_post": "people",
+    "console_people.reinvite": "people",
+    "console_people.deactivate": "people",
+    "console_people.reactivate": "people",
+    "console_people.move": "people",
+    "console_people.password": "people",
+    "console_people.totp": "people",
+    "console_people.role": "people",
+    "console_people.staff_form": "people",
+    "console_people.staff_post": "people",
+    "console_audit.audit_log": "audit",
 }
 
 ROLES = ("province", "region", "central", "operator", "admin")
@@ -103,10 +117,10 @@ def url_for_rule(rule, objects: dict[str, int], people: dict[str, int]) -> str:
     return rule.build(values, append_unknown=False)[1]
 
 
-def call(client, method: str, url: str) -> int:
+def call(client, method: str, url: str, token_from: str = "/console/login") -> int:
     if method == "GET":
         return client.get(url).status_code
-    token = csrf_token(client, "/console/login")
+    token = csrf_token(client, token_from)
     return client.post(url, data={"csrf_token": token}).status_code
 
 
@@ -141,10 +155,11 @@ def test_each_role_inside_and_outside_its_area(app, runtime, world, role):
         if needs == "public":
             continue
         for where in ("inside", "outside"):
-            url = url_for_rule(rule, world["objects"][where], world["people"])
-            # A fresh session each time: an earlier request (sign-out) may have ended the last.
+            # Signed in afresh for each request: an earlier one (sign-out) must not leave the
+            # rest to answer "sign in first", which would hide a missing 403.
             sign_in_as(client, runtime, world["people"][role])
-            status = call(client, method, url)
+            url = url_for_rule(rule, world["objects"][where], world["people"])
+            status = call(client, method, url, token_from="/console/queue")
             label = f"{role} {method} {rule.rule} ({where}) → {status}"
             if needs not in ("signed-in", "ticket") and not me.may(needs):
                 assert status == 403, label

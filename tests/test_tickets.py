@@ -34,7 +34,7 @@ def link(runtime, user_id: str, level: str, province=None, region=None, name="�
     befriend(runtime.settings.line_api_base, user_id)
     with transaction(runtime.sessions) as session:
         code = service.invite_coordinator(
-            session, runtime.faq.directory, name, level, province, region
+            session, "cli", runtime.faq.directory, name, level, province, region
         )
     with transaction(runtime.sessions) as session:
         service.link_coordinator(session, user_id, code)
@@ -77,7 +77,7 @@ def test_volunteer_to_coordinator_and_back(runtime, bot, sim):
     url = sim[1].url
     with transaction(runtime.sessions) as session:
         code = service.invite_coordinator(
-            session, runtime.faq.directory, "นางภัทรญา", "province", "สุราษฎร์ธานี"
+            session, "cli", runtime.faq.directory, "นางภัทรญา", "province", "สุราษฎร์ธานี"
         )
     sim_send(url, user=PROVINCE_COORD, text=f"ลงทะเบียนผู้ประสานงาน {code}")
     assert "ลงทะเบียนเรียบร้อย" in last(sim, PROVINCE_COORD)["text"]
@@ -502,13 +502,13 @@ def test_a_volunteers_forged_postback_changes_nothing(runtime, bot, sim, data):
 
 def test_an_invite_code_works_once_and_expires(runtime):
     with transaction(runtime.sessions) as session:
-        code = service.invite_coordinator(session, runtime.faq.directory, "ก", "central")
+        code = service.invite_coordinator(session, "cli", runtime.faq.directory, "ก", "central")
     with transaction(runtime.sessions) as session:
         service.link_coordinator(session, CENTRAL_COORD, code)
     with pytest.raises(service.TicketError), transaction(runtime.sessions) as session:
         service.link_coordinator(session, OTHER_PROVINCE_COORD, code)
     with transaction(runtime.sessions) as session:
-        late = service.invite_coordinator(session, runtime.faq.directory, "ข", "central")
+        late = service.invite_coordinator(session, "cli", runtime.faq.directory, "ข", "central")
     with pytest.raises(service.TicketError), transaction(runtime.sessions) as session:
         service.link_coordinator(
             session, OTHER_PROVINCE_COORD, late, now=utcnow() + timedelta(hours=25)

@@ -27,6 +27,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "operator": frozenset({"log-call", "announce", "snippets"}),
     "admin": frozenset({"log-call", "announce", "snippets", "people", "audit", "settings"}),
 }
+ABILITIES = frozenset().union(*ALLOWED.values())
 
 
 @dataclass(frozen=True)

@@ -107,11 +107,6 @@ def call_topics(entries: Iterable) -> dict[str, str]:
 # -- who may ---------------------------------------------------------------------------------
 
 
-def may_log_calls(who: Actor | None) -> bool:
-    """Whether to offer the calls page (the page itself checks again, with today's role)."""
-    return who is not None and who.may("log-call")
-
-
 def call_desk(session: Session, who: Actor) -> Actor:
     """The person as they are now, if they may log calls; `Refused` otherwise."""
     me = refreshed(session, who)

@@ -25,7 +25,7 @@ from common.tables import utcnow
 from faq.directory import Directory
 from faq.models import FaqAnswer
 from ticketing import audit, conversation
-from ticketing.authority import Actor, actor_of, can_see, current
+from ticketing.authority import Actor, actor_of, can_see, current, refreshed
 from ticketing.errors import HeldByOther, OutOfArea, TicketError
 from ticketing.models import (
     LEVELS,
@@ -128,8 +128,49 @@ def _hash(code: str) -> str:
     return hashlib.sha256(code.strip().upper().encode()).hexdigest()
 
 
+def area_for(
+    directory: Directory, level: str, province: str | None, region: str | None
+) -> tuple[str | None, str | None]:
+    """The (province, region) a coordinator of `level` works in, checked against the directory:
+    a province level needs a known province (its region follows), a region level a known
+    region, central neither."""
+    if level not in LEVELS:
+        raise TicketError(f"ระดับต้องเป็นหนึ่งใน {', '.join(LEVELS)} (ได้รับ {level!r})")
+    if level == "province":
+        if province not in directory.region_of:
+            raise TicketError(f"ไม่พบจังหวัด {province!r} ในโครงการ")
+        return province, directory.region_of[province]
+    if level == "region":
+        if region not in directory.regions:
+            raise TicketError(f"ไม่พบภาค {region!r} เลือกหนึ่งใน {', '.join(directory.regions)}")
+        return None, region
+    return None, None
+
+
+def new_invite_code(session: Session, person_id: int, now: datetime | None = None) -> str:
+    """A one-time code (valid `INVITE_TTL`) for linking a LINE account to `person_id`; any
+    earlier unused code of theirs stops working."""
+    now = now or utcnow()
+    session.execute(
+        update(InviteCode)
+        .where(
+            InviteCode.coordinator_id == person_id,
+            InviteCode.used_at.is_(None),
+            InviteCode.expires_at > now,
+        )
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    code = "-".join(secrets.token_hex(2).upper() for _ in range(3))  # e.g. 9F2A-11C0-7B3E
+    session.add(
+        InviteCode(coordinator_id=person_id, code_hash=_hash(code), expires_at=now + INVITE_TTL)
+    )
+    return code
+
+
 def invite_coordinator(
     session: Session,
+    who: Actor | str,
     directory: Directory,
     name: str,
     level: str,
@@ -137,31 +178,36 @@ def invite_coordinator(
     region: str | None = None,
     now: datetime | None = None,
 ) -> str:
-    """Create a coordinator and a one-time code (valid 24 h) for linking their LINE account."""
-    if level not in LEVELS:
-        raise TicketError(f"ระดับต้องเป็นหนึ่งใน {', '.join(LEVELS)} (ได้รับ {level!r})")
-    if level == "province":
-        if province not in directory.region_of:
-            raise TicketError(f"ไม่พบจังหวัด {province!r} ในโครงการ")
-        region = directory.region_of[province]
-    elif level == "region":
-        if region not in directory.regions:
-            raise TicketError(f"ไม่พบภาค {region!r} เลือกหนึ่งใน {', '.join(directory.regions)}")
-        province = None
-    else:
-        province = region = None
-    person = Coordinator(name=name, level=level, province=province, region=region)
+    """Create a coordinator and a one-time code (valid 24 h) for linking their LINE account.
+    `who`: an admin (an Actor allowed "people", as they are now) or "cli" (a shell command on
+    the server). Audit-logged as person.invite."""
+    return invite(session, who, directory, name, level, province, region, now)[1]
+
+
+def invite(
+    session: Session,
+    who: Actor | str,
+    directory: Directory,
+    name: str,
+    level: str,
+    province: str | None = None,
+    region: str | None = None,
+    now: datetime | None = None,
+) -> tuple[Coordinator, str]:
+    """`invite_coordinator`, returning the new coordinator too."""
+    if isinstance(who, Actor):
+        refreshed(session, who).must("people")
+    name = name.strip()
+    if not name:
+        raise TicketError("กรุณาใส่ชื่อผู้ประสานงาน")
+    province, region = area_for(directory, level, province, region)
+    person = Coordinator(name=name[:200], level=level, province=province, region=region)
     session.add(person)
     session.flush()
-    code = "-".join(secrets.token_hex(2).upper() for _ in range(3))  # e.g. 9F2A-11C0-7B3E
-    session.add(
-        InviteCode(
-            coordinator_id=person.id,
-            code_hash=_hash(code),
-            expires_at=(now or utcnow()) + INVITE_TTL,
-        )
-    )
-    return code
+    code = new_invite_code(session, person.id, now)
+    area = province or region or "ส่วนกลาง"
+    audit.log(session, who, "person.invite", audit.person(person.id), f"{name} {area}", now=now)
+    return person, code
 
 
 def link_coordinator(
@@ -187,7 +233,8 @@ def link_coordinator(
     if invite is None or invite.used_at is not None or invite.expires_at < now:
         raise TicketError("รหัสลงทะเบียนไม่ถูกต้อง ใช้แล้ว หรือหมดอายุ กรุณาขอรหัสใหม่จากส่วนกลาง")
     person = session.get(Coordinator, invite.coordinator_id)
-    assert person is not None
+    if person is None or not person.active:
+        raise TicketError("รหัสลงทะเบียนไม่ถูกต้อง ใช้แล้ว หรือหมดอายุ กรุณาขอรหัสใหม่จากส่วนกลาง")
     other = coordinator_for(session, user_id)
     if other is not None and other.id != person.id:
         other.line_user_id = None  # one LINE account, one coordinator role

@@ -63,7 +63,10 @@ def create_staff(
     with_totp: bool = False,
 ) -> tuple[Coordinator, str | None]:
     """A central operator or admin with a console password. Returns the person and, when a
-    second factor is set (always for admins), its TOTP secret for the authenticator app."""
+    second factor is set (always for admins), its TOTP secret for the authenticator app.
+    `who`: an admin (allowed "people") or "cli"."""
+    if isinstance(who, Actor):
+        who.must("people")
     if role not in ROLES or role == "coordinator":
         raise TicketError("บทบาทต้องเป็น operator หรือ admin (ผู้ประสานงานเข้าระบบด้วย LINE)")
     username = username.strip().lower()
