@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Interval, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Interval, and_, case, false, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ticketing.authority import Actor, refreshed, visible
@@ -37,7 +37,6 @@ from ticketing.models import (
     Volunteer,
     format_number,
 )
-from ticketing.service import seen_by_nobody
 
 # The states a person can filter on: the open ones, and resolved (it reopens when the volunteer
 # writes, until the sweep closes it). Closed tickets are found by number or phone.
@@ -181,7 +180,7 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _search_condition(search: Search) -> ColumnElement[bool] | None:
+def _search_condition(search: Search, sqlite: bool) -> ColumnElement[bool] | None:
     if search.number is not None:
         return Ticket.id == search.number
     if search.phone is not None:
@@ -189,20 +188,65 @@ def _search_condition(search: Search) -> ColumnElement[bool] | None:
         return or_(Ticket.phone == search.phone, Ticket.user_id.in_(linked))
     if search.text:
         pattern = _like(search.text)
+
+        def contains(column) -> ColumnElement[bool]:
+            # SQLite's LIKE already ignores ASCII case (Thai has none); ILIKE would wrap
+            # every value in lower(), a third of the cost of a search over the messages.
+            if sqlite:
+                return column.like(pattern, escape="\\")
+            return column.ilike(pattern, escape="\\")
+
         said = (
             select(TicketMessage.id)
-            .where(
-                TicketMessage.ticket_id == Ticket.id,
-                TicketMessage.text.ilike(pattern, escape="\\"),
-            )
+            .where(TicketMessage.ticket_id == Ticket.id, contains(TicketMessage.text))
             .exists()
         )
-        return or_(
-            Ticket.description.ilike(pattern, escape="\\"),
-            Ticket.display_name.ilike(pattern, escape="\\"),
-            said,
-        )
+        return or_(contains(Ticket.description), contains(Ticket.display_name), said)
     return None
+
+
+# -- who is linked where ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Linked:
+    """Where someone has linked LINE (active staff): a ticket addressed to a level and area
+    with nobody here is *unattended* — the rule of `service.seen_by_nobody`, read once from the
+    small staff table instead of once per ticket."""
+
+    central: bool
+    regions: frozenset[str]
+    provinces: frozenset[str]
+
+    def attends(self, level: str, province: str, region: str) -> bool:
+        if level == "central":
+            return self.central
+        if level == "region":
+            return region in self.regions
+        return province in self.provinces
+
+    def nobody(self) -> ColumnElement[bool]:
+        """SQL: the ticket's level has nobody linked for its area."""
+        waiting = [
+            and_(Ticket.level == "region", Ticket.region.not_in(self.regions)),
+            and_(Ticket.level == "province", Ticket.province.not_in(self.provinces)),
+        ]
+        if not self.central:
+            waiting.append(Ticket.level == "central")
+        return or_(*waiting)
+
+
+def linked_areas(session: Session) -> Linked:
+    rows = session.execute(
+        select(Coordinator.level, Coordinator.province, Coordinator.region)
+        .where(Coordinator.line_user_id.is_not(None), Coordinator.active)
+        .distinct()
+    ).all()
+    return Linked(
+        any(level == "central" for level, _, _ in rows),
+        frozenset(r for level, _, r in rows if level == "region" and r),
+        frozenset(p for level, p, _ in rows if level == "province" and p),
+    )
 
 
 # -- the page -----------------------------------------------------------------------------------
@@ -326,7 +370,9 @@ def _urgency(session: Session, timings: Timings):
     )
 
 
-def _conditions(me: Actor, f: QueueFilter, search: Search) -> list[ColumnElement[bool]]:
+def _conditions(
+    me: Actor, f: QueueFilter, search: Search, linked: Linked, sqlite: bool
+) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [visible(me)]
     if f.state:
         conditions.append(Ticket.state == f.state)
@@ -343,41 +389,39 @@ def _conditions(me: Actor, f: QueueFilter, search: Search) -> list[ColumnElement
     if f.mine:
         conditions.append(Ticket.claimed_by == me.person_id)
     if f.unattended:
-        conditions += [Ticket.state.in_(TicketState.OPEN), seen_by_nobody()]
-    found = _search_condition(search)
+        conditions += [Ticket.state.in_(TicketState.OPEN), linked.nobody()]
+    found = _search_condition(search, sqlite)
     if found is not None:
         conditions.append(found)
     return conditions
 
 
-def counts(session: Session, me: Actor) -> Counts:
-    seen = visible(me)
+def counts(session: Session, me: Actor, linked: Linked) -> Counts:
+    """One pass over the covering queue index: tickets by state, level, area and claimer."""
     by_state: dict[str, int] = dict.fromkeys(STATES, 0)
     by_level: dict[str, int] = dict.fromkeys(LEVELS, 0)
-    for state, level, n in session.execute(
-        select(Ticket.state, Ticket.level, func.count())
-        .where(seen, Ticket.state.in_(STATES))
-        .group_by(Ticket.state, Ticket.level)
+    unattended = mine = 0
+    for state, level, province, region, claimer, n in session.execute(
+        select(
+            Ticket.state,
+            Ticket.level,
+            Ticket.province,
+            Ticket.region,
+            Ticket.claimed_by,
+            func.count(),
+        )
+        .where(visible(me), Ticket.state.in_(STATES))
+        .group_by(Ticket.state, Ticket.level, Ticket.province, Ticket.region, Ticket.claimed_by)
     ):
         by_state[state] += n
-        if state in TicketState.OPEN:
-            by_level[level] = by_level.get(level, 0) + n
-    is_open = Ticket.state.in_(TicketState.OPEN)
-    unattended = session.scalar(
-        select(func.count()).select_from(Ticket).where(seen, is_open, seen_by_nobody())
-    )
-    mine = session.scalar(
-        select(func.count())
-        .select_from(Ticket)
-        .where(seen, is_open, Ticket.claimed_by == me.person_id)
-    )
-    return Counts(
-        by_state,
-        by_level,
-        sum(by_state[s] for s in TicketState.OPEN),
-        unattended or 0,
-        mine or 0,
-    )
+        if state not in TicketState.OPEN:
+            continue
+        by_level[level] = by_level.get(level, 0) + n
+        if not linked.attends(level, province, region):
+            unattended += n
+        if claimer == me.person_id:
+            mine += n
+    return Counts(by_state, by_level, sum(by_state[s] for s in TicketState.OPEN), unattended, mine)
 
 
 def _last_messages(session: Session, ticket_ids: list[int]) -> dict[int, LastMessage]:
@@ -420,8 +464,10 @@ def queue_page(
     labels = labels or {}
     version = cursor(session, now)  # before reading: what commits after is seen by the poll
     me = refreshed(session, who)
+    linked = linked_areas(session)
     search = parse_search(f.search)
-    conditions = _conditions(me, f, search)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    conditions = _conditions(me, f, search, linked, sqlite)
     offset = (f.page - 1) * limit if offset is None else offset
     if f.sort == "newest":
         order = [Ticket.created_at.desc(), Ticket.id.desc()]
@@ -430,19 +476,35 @@ def queue_page(
     else:
         due = _urgency(session, timings)
         order = [due.is_(None), due, Ticket.created_at, Ticket.id]
-    claimer = aliased(Coordinator)
-    found = session.execute(
-        select(Ticket, claimer.name, seen_by_nobody().label("nobody"))
-        .outerjoin(claimer, claimer.id == Ticket.claimed_by)
+    # First the page's ids and the number of matches, in one pass that needs only the covering
+    # index's columns for the usual filters; then those few tickets in full.
+    picked = session.execute(
+        select(Ticket.id, func.count().over())
         .where(*conditions)
         .order_by(*order)
         .limit(limit)
         .offset(offset)
     ).all()
-    total = session.scalar(select(func.count()).select_from(Ticket).where(*conditions)) or 0
-    last = _last_messages(session, [t.id for t, _, _ in found])
+    ids = [ticket_id for ticket_id, _ in picked]
+    if picked:
+        total = picked[0][1]
+    elif offset:
+        total = session.scalar(select(func.count()).select_from(Ticket).where(*conditions)) or 0
+    else:
+        total = 0
+    claimer = aliased(Coordinator)
+    found = {
+        ticket.id: (ticket, name)
+        for ticket, name in session.execute(
+            select(Ticket, claimer.name)
+            .outerjoin(claimer, claimer.id == Ticket.claimed_by)
+            .where(Ticket.id.in_(ids) if ids else false())
+        )
+    }
+    last = _last_messages(session, ids)
     rows = []
-    for ticket, claimer_name, nobody in found:
+    for ticket_id in ids:
+        ticket, claimer_name = found[ticket_id]
         deadline, due_kind = next_deadline(
             ticket.state,
             ticket.level,
@@ -470,11 +532,12 @@ def queue_page(
                 due=due_kind,
                 claimer=claimer_name,
                 claimed_by=ticket.claimed_by,
-                unattended=bool(nobody) and ticket.state in TicketState.OPEN,
+                unattended=ticket.state in TicketState.OPEN
+                and not linked.attends(ticket.level, ticket.province, ticket.region),
                 last=last.get(ticket.id),
             )
         )
-    page_counts = counts(session, me)
+    page_counts = counts(session, me, linked)
     return QueuePage(
         rows,
         total,
