@@ -511,3 +511,63 @@ def test_changed_since_reads_only_the_persons_area(runtime, area):
     with runtime.sessions() as session:
         assert not changed_since(session, people["province"], version)
         assert changed_since(session, people["region"], version)
+
+
+def test_unattended_is_the_same_rule_as_the_services(runtime):
+    """`Linked` reads the staff table once; `service.seen_by_nobody` asks per ticket. Both must
+    flag the same tickets, whoever is linked, active or not, and at whatever level."""
+    import random
+
+    from ticketing.queue import linked_areas
+
+    rng = random.Random(7)
+    provinces = list(runtime.directory.region_of)[:12]
+    regions = sorted({runtime.directory.region_of[p] for p in provinces})
+    for _ in range(40):
+        add_ticket(
+            runtime, rng.choice(provinces), level=rng.choice(("province", "region", "central"))
+        )
+    with transaction(runtime.sessions) as session:
+        for n in range(10):
+            level = rng.choice(("province", "region", "central"))
+            province = rng.choice(provinces) if level == "province" else None
+            session.add(
+                Coordinator(
+                    name=f"คนที่ {n}",
+                    level=level,
+                    province=province,
+                    region=(
+                        runtime.directory.region_of[province]
+                        if province
+                        else rng.choice(regions)
+                        if level == "region"
+                        else None
+                    ),
+                    line_user_id=f"U{n:032d}" if rng.random() < 0.7 else None,
+                    active=rng.random() < 0.8,
+                )
+            )
+    with runtime.sessions() as session:
+        linked = linked_areas(session)
+        ours = set(session.scalars(select(Ticket.id).where(linked.nobody())))
+        theirs = {t.id for t in service.unattended_tickets(session, limit=1000)}
+        flagged = {
+            t.id
+            for t in session.scalars(select(Ticket))
+            if not linked.attends(t.level, t.province, t.region)
+        }
+    assert ours == theirs == flagged
+    assert 0 < len(ours) < 40
+
+
+def test_search_words_ignore_case_and_stay_within_the_other_filters(runtime):
+    who = actor(runtime, make_staff(runtime, "operator")[0])
+    gps = add_ticket(runtime, description="GPS ไม่ขึ้น")
+    closed = add_ticket(runtime, state="closed", description="gps ไม่ขึ้นเหมือนกัน")
+    phuket = add_ticket(runtime, "ภูเก็ต")
+    with transaction(runtime.sessions) as session:
+        session.add(TicketMessage(ticket_id=phuket, sender="volunteer", text="พิกัด Gps ผิด"))
+        session.add(TicketMessage(ticket_id=closed, sender="volunteer", text="พิกัด gps ผิด"))
+    assert ids(page(runtime, who, search="gps")) == {gps, phuket}
+    assert ids(page(runtime, who, search="gps", province="ภูเก็ต")) == {phuket}
+    assert ids(page(runtime, who, search="ผิด", province="สงขลา")) == set()

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Interval, and_, case, false, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.util import ClauseAdapter
 
 from ticketing.authority import Actor, refreshed, visible
 from ticketing.escalation import Timings
@@ -180,29 +181,46 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _search_condition(search: Search, sqlite: bool) -> ColumnElement[bool] | None:
+def _search_condition(
+    session: Session, search: Search, narrowed: list[ColumnElement[bool]]
+) -> ColumnElement[bool] | None:
+    """`narrowed`: the other conditions; words are looked for in the messages of those
+    tickets only (a few thousand open ones, not every message ever written)."""
     if search.number is not None:
         return Ticket.id == search.number
     if search.phone is not None:
-        linked = select(Volunteer.user_id).where(Volunteer.phone == search.phone)
-        return or_(Ticket.phone == search.phone, Ticket.user_id.in_(linked))
-    if search.text:
-        pattern = _like(search.text)
-
-        def contains(column) -> ColumnElement[bool]:
-            # SQLite's LIKE already ignores ASCII case (Thai has none); ILIKE would wrap
-            # every value in lower(), a third of the cost of a search over the messages.
-            if sqlite:
-                return column.like(pattern, escape="\\")
-            return column.ilike(pattern, escape="\\")
-
-        said = (
-            select(TicketMessage.id)
-            .where(TicketMessage.ticket_id == Ticket.id, contains(TicketMessage.text))
-            .exists()
+        # The volunteers who shared this number first (an index lookup): `user_id IN
+        # (subquery)` OR'ed with the phone would have PostgreSQL read every ticket.
+        users = list(
+            session.scalars(select(Volunteer.user_id).where(Volunteer.phone == search.phone))
         )
-        return or_(contains(Ticket.description), contains(Ticket.display_name), said)
-    return None
+        if not users:
+            return Ticket.phone == search.phone
+        return or_(Ticket.phone == search.phone, Ticket.user_id.in_(users))
+    if not search.text:
+        return None
+    pattern = _like(search.text)
+    # ILIKE lowers every value it reads (twice the time of LIKE over Thai text on PostgreSQL);
+    # words without case (Thai, digits) match the same either way. SQLite's LIKE already
+    # ignores ASCII case.
+    caseless = search.text.lower() == search.text.upper()
+    plain = caseless or session.get_bind().dialect.name == "sqlite"
+
+    def contains(column) -> ColumnElement[bool]:
+        if plain:
+            return column.like(pattern, escape="\\")
+        return column.ilike(pattern, escape="\\")
+
+    # The messages of the narrowed tickets, joined explicitly: as a correlated EXISTS,
+    # PostgreSQL turns it into one scan of every message (2,000,000 at the benchmark's size).
+    candidate = Ticket.__table__.alias("candidate")
+    adapt = ClauseAdapter(candidate).traverse
+    said = (
+        select(TicketMessage.ticket_id)
+        .join(candidate, candidate.c.id == TicketMessage.ticket_id)
+        .where(contains(TicketMessage.text), *(adapt(c) for c in narrowed))
+    )
+    return or_(contains(Ticket.description), contains(Ticket.display_name), Ticket.id.in_(said))
 
 
 # -- who is linked where ------------------------------------------------------------------------
@@ -371,7 +389,7 @@ def _urgency(session: Session, timings: Timings):
 
 
 def _conditions(
-    me: Actor, f: QueueFilter, search: Search, linked: Linked, sqlite: bool
+    session: Session, me: Actor, f: QueueFilter, search: Search, linked: Linked
 ) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [visible(me)]
     if f.state:
@@ -390,7 +408,7 @@ def _conditions(
         conditions.append(Ticket.claimed_by == me.person_id)
     if f.unattended:
         conditions += [Ticket.state.in_(TicketState.OPEN), linked.nobody()]
-    found = _search_condition(search, sqlite)
+    found = _search_condition(session, search, conditions)
     if found is not None:
         conditions.append(found)
     return conditions
@@ -466,8 +484,7 @@ def queue_page(
     me = refreshed(session, who)
     linked = linked_areas(session)
     search = parse_search(f.search)
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    conditions = _conditions(me, f, search, linked, sqlite)
+    conditions = _conditions(session, me, f, search, linked)
     offset = (f.page - 1) * limit if offset is None else offset
     if f.sort == "newest":
         order = [Ticket.created_at.desc(), Ticket.id.desc()]
