@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--messages", type=int, default=20, help="per ticket")
-    parser.add_argument("--requests", type=int, default=40, help="timed requests per scenario")
+    parser.add_argument("--requests", type=int, default=60, help="timed requests per scenario")
     parser.add_argument("--seed", type=int, default=2563)
     parser.add_argument(
         "--database-url", default=None, help="PostgreSQL (its public schema is rebuilt)"
@@ -387,21 +387,26 @@ def run(args, runtime, app) -> dict[str, Any]:
         f"category={topic}",
     ]
 
-    def measure(client, paths: list[str]) -> tuple[list[float], list[int]]:
+    by_path: dict[str, list[float]] = {}
+
+    def measure(who: str, client, paths: list[str]) -> tuple[list[float], list[int]]:
         for path in paths[:3]:  # warm-up: templates, statement caches, the pool
             client.get(path)
         seconds, statuses = [], []
         for n in range(args.requests):
-            took, status = timed(client, paths[n % len(paths)])
+            path = paths[n % len(paths)]
+            took, status = timed(client, path)
             seconds.append(took)
             statuses.append(status)
+            by_path.setdefault(f"{who} {path.removeprefix('/console')}", []).append(took)
         return seconds, statuses
 
     results: dict[str, list[float]] = {}
     bad: list[str] = []
 
     def scenario(name: str, client, paths: list[str], expect: int = 200) -> None:
-        seconds, statuses = measure(client, paths)
+        who = "coordinator" if client is scoped else "admin"
+        seconds, statuses = measure(who, client, paths)
         wrong = [s for s in statuses if s != expect]
         if wrong:
             bad.append(f"{name}: {len(wrong)} answers were not {expect} ({sorted(set(wrong))})")
@@ -436,6 +441,9 @@ def run(args, runtime, app) -> dict[str, Any]:
             f"{name:<44} {len(seconds):>8} {percentile(seconds, 0.5) * 1000:>8.1f} "
             f"{percentile(seconds, 0.95) * 1000:>8.1f} {max(seconds) * 1000:>8.1f}"
         )
+    print(f"\n{'each page (median of its requests)':<60} {'ms':>8}")
+    for path, seconds in by_path.items():
+        print(f"{path[:60]:<60} {percentile(seconds, 0.5) * 1000:>8.1f}")
     if ticket_note:
         print(ticket_note)
     for line in bad:
