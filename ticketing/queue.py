@@ -653,8 +653,10 @@ def poll(
     labels: Mapping[str, str] | None = None,
 ) -> Poll:
     parsed = parse_version(version)
-    if parsed is not None and not changed_since(session, who, version):
-        return Poll(f"{cursor(session, now)}.{parsed[2]}", None)
+    if parsed is not None:
+        settled = cursor(session, now)  # read first: a row committed meanwhile is after it
+        if not changed_since(session, who, version):
+            return Poll(f"{settled}.{parsed[2]}", None)
     page = queue_page(session, who, f, timings, now, labels)
     if parsed is not None and page.version.rsplit(".", 1)[1] == parsed[2]:
         return Poll(page.version, None)  # something changed, but not what this page shows
