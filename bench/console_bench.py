@@ -86,7 +86,11 @@ def spread(n: int, rng: random.Random, directory) -> Iterator[dict[str, Any]]:
         else:
             created = now - timedelta(days=rng.uniform(0, 60))
             level = rng.choices(("province", "region", "central"), (75, 15, 10))[0]
-        claimed_at = None if state == "new" else created + timedelta(minutes=rng.uniform(1, 50))
+        claimed_at = (
+            None
+            if state == "new"
+            else min(created + timedelta(minutes=rng.uniform(1, 50)), now - timedelta(minutes=1))
+        )
         replied = state in ("waiting", "resolved", "closed") or rng.random() < 0.5
         resolved_at = claimed_at + timedelta(hours=rng.uniform(1, 30)) if claimed_at else None
         yield {

@@ -607,31 +607,39 @@ def parse_version(version: str) -> tuple[int, int, str] | None:
     return int(parts[0]), int(parts[1]), parts[2]
 
 
+# More rows than this after a cursor: something changed, no need to look which.
+RECENT_MAX = 500
+
+
 def changed_since(session: Session, who: Actor, version: str) -> bool:
     """Has anything happened to a ticket `who` may see since the page holding `version` was
-    drawn (an event — opened, claimed, answered, escalated … — or a message)? Cheap: reads only
-    the rows after the cursor, through the primary keys."""
+    drawn (an event — opened, claimed, answered, escalated … — or a message)? Cheap: the rows
+    after the cursor through the primary key, then whether any of their tickets is visible.
+    (Joined in one statement, SQLite probed every ticket's events instead: 0.3 s.)"""
     parsed = parse_version(version)
     if parsed is None:
         return True
     event_id, message_id, _ = parsed
+    touched: set[int] = set()
+    for model, after in ((TicketEvent, event_id), (TicketMessage, message_id)):
+        found = list(
+            session.scalars(
+                select(model.ticket_id)
+                .where(model.id > after)
+                .order_by(model.id)
+                .limit(RECENT_MAX + 1)
+            )
+        )
+        if len(found) > RECENT_MAX:
+            return True
+        touched.update(found)
+    if not touched:
+        return False
     me = refreshed(session, who)
-    seen = visible(me)
-    event = session.scalar(
-        select(TicketEvent.id)
-        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
-        .where(TicketEvent.id > event_id, seen)
-        .limit(1)
+    return (
+        session.scalar(select(Ticket.id).where(Ticket.id.in_(touched), visible(me)).limit(1))
+        is not None
     )
-    if event is not None:
-        return True
-    message = session.scalar(
-        select(TicketMessage.id)
-        .join(Ticket, Ticket.id == TicketMessage.ticket_id)
-        .where(TicketMessage.id > message_id, seen)
-        .limit(1)
-    )
-    return message is not None
 
 
 @dataclass(frozen=True)
