@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run migrate test lint format flask faq bench bench-escalation bench-broadcast bench-faq bench-order bench-e2e clean
+.PHONY: install run migrate test lint format flask faq bench bench-escalation bench-broadcast bench-faq bench-order bench-e2e bench-console clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ bench-order: install
 ## Questions at 100/s through simulator, web and worker: make bench-e2e ARGS='--database-url …'
 bench-e2e: install
 	$(BIN)/python bench/e2e_bench.py $(ARGS)
+
+## Console queue and ticket pages over 100,000 tickets: make bench-console ARGS='--database-url …'
+bench-console: install
+	$(BIN)/python bench/console_bench.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -63,8 +63,9 @@ def load_actor() -> None:
         return
     rt = runtime()
     idle = timedelta(seconds=rt.settings.console_idle_s)
+    view = current_app.view_functions.get(request.endpoint or "")
     with transaction(rt.sessions) as db:
-        person = staff.session_person(db, token, idle)
+        person = staff.session_person(db, token, idle, touch=not getattr(view, "passive", False))
         if person is not None:
             g.actor = actor_of(person, "console", client_address())
     if g.actor is None:
@@ -95,6 +96,13 @@ def signed_in(view: F) -> F:
         return view(*args, **kwargs)
 
     return guarded  # type: ignore[return-value]
+
+
+def passive(view: F) -> F:
+    """A request the page makes by itself (a poll every few seconds): it does not count as
+    activity, so a tab left open never keeps an idle session alive. Put under `signed_in`."""
+    view.passive = True  # type: ignore[attr-defined]
+    return view
 
 
 def console_blueprint(name: str, url_prefix: str = "/console") -> Any:

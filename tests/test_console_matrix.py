@@ -34,6 +34,7 @@ POLICY: dict[str, str] = {
     "console_auth.sign_out": "signed-in",
     "console_queue.home": "public",  # a redirect to the queue, which is guarded
     "console_queue.queue": "signed-in",
+    "console_queue.queue_poll": "signed-in",  # area-checked in ticketing.queue
     "console_line.start": "public",
     "console_line.callback": "public",
     "console_calls.calls_page": "log-call",

@@ -150,6 +150,18 @@ class Ticket(Base):
         # The console's queue: open tickets by area.
         Index("ix_tickets_queue_province", "state", "province", "created_at"),
         Index("ix_tickets_queue_region", "state", "region", "created_at"),
+        # Covers the queue's counts and its most-pressing-first order (ticketing.queue).
+        Index(
+            "ix_tickets_queue",
+            "state",
+            "level",
+            "province",
+            "region",
+            "claimed_by",
+            "created_at",
+            "claimed_at",
+            "last_reply_at",
+        ),
     )
 
     @property
