@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def register_console(app: Flask, runtime: Runtime) -> None:
-    from console import auth, queue
+    from console import auth, queue, tickets
     from console.filters import install_filters
 
     install_security(app, runtime.settings)
@@ -34,5 +34,5 @@ def register_console(app: Flask, runtime: Runtime) -> None:
             url_prefix="/console",
         )
     )
-    for blueprint in (auth.bp, queue.bp):
+    for blueprint in (auth.bp, queue.bp, tickets.bp):
         app.register_blueprint(blueprint)

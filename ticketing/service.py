@@ -68,7 +68,8 @@ class Notice:
     """Someone must be told something about a ticket; the LINE side words it."""
 
     to: str  # LINE user id
-    # new | escalated | reply | resolved | reminder | relay | reopened | claimed-by;
+    # new | escalated | reply | resolved | reminder | relay | reopened | claimed-by |
+    # taken-over | closed | merged | reassigned | reassigned-away (ticketing.desk);
     # extra["image"]: the id of a TicketImage that goes with a relay, reopening or reply
     kind: str
     ticket_id: int
