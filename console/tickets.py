@@ -122,6 +122,7 @@ def _page(ticket_id: int, status: int = 200, error: str | None = None):
             error=error,
             form=request.form if error else {},
             open_states=TicketState.OPEN,
+            version=version(ticket),
         )
     return page, status
 
@@ -132,19 +133,29 @@ def ticket(ticket_id: int):
     return _page(ticket_id)
 
 
+def version(ticket) -> str:
+    """What the page's header and actions depend on: when it changes, the open page says so."""
+    return f"{ticket.state}.{ticket.level}.{ticket.claimed_by or 0}"
+
+
 @bp.get("/tickets/<int:ticket_id>/timeline")
 @signed_in
 def timeline(ticket_id: int):
-    """The timeline alone (the open page refreshes it)."""
+    """The timeline alone (the open page refreshes it), and a notice when the ticket changed
+    since the page was loaded (claimed in LINE, handed up, taken over…): the page is not
+    reloaded under the person's typing, they are told and reload when ready."""
     rt = runtime()
     with rt.sessions() as db:
         found = service.visible_ticket(db, actor(), ticket_id)
+        claimer = db.get(Coordinator, found.claimed_by) if found.claimed_by else None
         return render_template(
             "console/_timeline.html",
             t=found,
             entries=desk.timeline(db, found),
             kind_words=KIND_WORDS,
             labels=rt.faq.labels,
+            changed=request.args.get("v", version(found)) != version(found),
+            claimer=claimer,
         )
 
 

@@ -97,8 +97,16 @@ def test_a_claim_in_line_shows_here_and_a_claim_here_shows_in_line(runtime, bot,
 
     tap(sim, PROVINCE, f"action=claim&t={first_ticket.id}")
 
+    # The page open before the claim says so at its next refresh, without reloading itself.
+    version = re.search(r'/timeline\?v=([^"]+)"', shown).group(1)
+    refreshed = client.get(f"/console/tickets/{first_ticket.id}/timeline?v={version}")
+    changed = refreshed.get_data(as_text=True)
+    assert 'id="changed" hx-swap-oob="true"' in changed and "ผู้รับเรื่อง นางจังหวัด" in changed
     shown = page(client, first_ticket.id)
     assert re.search(r'id="claimer">นางจังหวัด<', shown)
+    version = re.search(r'/timeline\?v=([^"]+)"', shown).group(1)
+    unchanged = client.get(f"/console/tickets/{first_ticket.id}/timeline?v={version}")
+    assert "hx-swap-oob" not in unchanged.get_data(as_text=True)
     assert "/take-over" in shown and "/reply" not in shown  # strict ownership
 
     other = report(runtime, sim, user=VOLUNTEER_2)

@@ -462,7 +462,12 @@ def timeline(session: Session, ticket: Ticket) -> list[Entry]:
         if e.id in echoed:
             continue
         changed = e.to_state if e.from_state != e.to_state else None
-        entries.append(Entry(e.at, "event", name(e.actor), e.note or "", to_state=changed))
+        said = e.note or ""
+        if (e.from_state, e.to_state) == (TicketState.NEW, TicketState.CLAIMED) and (
+            said == name(e.actor)
+        ):
+            said = "รับเรื่อง"  # the claim's log line names the claimer, who is shown already
+        entries.append(Entry(e.at, "event", name(e.actor), said, to_state=changed))
     for call in calls:
         caller = " ".join(x for x in (call.phone, call.caller_name) if x)
         entries.append(
