@@ -64,11 +64,20 @@ def load_actor() -> None:
     rt = runtime()
     idle = timedelta(seconds=rt.settings.console_idle_s)
     with transaction(rt.sessions) as db:
-        person = staff.session_person(db, token, idle)
+        person = staff.session_person(db, token, idle, touch=not polling())
         if person is not None:
             g.actor = actor_of(person, "console", client_address())
     if g.actor is None:
         session.pop("sid", None)
+
+
+POLL_HEADER = "X-Console-Poll"
+
+
+def polling() -> bool:
+    """A request an open page makes by itself (htmx polling: `hx-headers` sets the header), not
+    the person: it must not keep an idle session alive."""
+    return request.headers.get(POLL_HEADER) == "1"
 
 
 def protect() -> None:

@@ -455,6 +455,7 @@ def test_closing_tells_the_volunteer_and_a_closed_ticket_refuses_every_change(
     ):
         response = post(client, opened.id, action, data)
         assert response.status_code == 409, action
+        assert "ปิดแล้ว" in refusal(response), action
     assert outbox_count(runtime) == before
     assert ticket_row(runtime, opened.id).state == TicketState.CLOSED
     assert "เรื่องนี้ปิดแล้ว" in page(client, opened.id)
@@ -723,3 +724,36 @@ def test_canned_replies_insert_faq_answers_and_saved_snippets(runtime, client, a
     assert refused.status_code == 403
     with runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Snippet)) == 1
+
+
+# -- polling keeps no idle session alive ------------------------------------------------------------
+
+
+def test_the_pages_own_polling_does_not_keep_an_idle_session_alive(runtime, client):
+    from ticketing.models import ConsoleSession
+
+    operator, _ = make_staff(runtime)
+    opened = phone_free_ticket(runtime)
+    sign_in_as(client, runtime, operator, "password")
+    shown = page(client, opened)
+    assert shown.count("""hx-headers='{"X-Console-Poll": "1"}'""") == 2  # presence, timeline
+    token = csrf_token(client, "/console/queue")
+    poll = {"X-Console-Poll": "1", "HX-Request": "true", "X-CSRFToken": token}
+
+    def last_seen(minutes_ago: float | None = None):
+        with transaction(runtime.sessions) as session:
+            row = session.scalars(select(ConsoleSession)).one()
+            if minutes_ago is not None:
+                row.last_seen_at = utcnow() - timedelta(minutes=minutes_ago)
+            return row.last_seen_at
+
+    before = last_seen(5)
+    assert client.post(f"/console/tickets/{opened}/presence", headers=poll).status_code == 200
+    assert client.get(f"/console/tickets/{opened}/timeline", headers=poll).status_code == 200
+    assert last_seen() == before
+    page(client, opened)  # the person, not the page
+    assert last_seen() > before
+
+    last_seen(runtime.settings.console_idle_s / 60 + 1)
+    response = client.post(f"/console/tickets/{opened}/presence", headers=poll)
+    assert response.status_code == 401 and "/console/login" in response.headers["HX-Redirect"]

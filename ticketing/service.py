@@ -557,6 +557,8 @@ def take_over(
     """An explicit "รับช่วงต่อ": someone with authority over the ticket takes it from its
     claimer. The claimer and the volunteer are both told; nobody loses a ticket silently."""
     person, ticket = _acting(session, who, ticket_id)
+    if ticket.state not in TicketState.OPEN:
+        raise TicketError(f"เรื่อง {ticket.number} ปิดแล้ว")
     if ticket.state not in (TicketState.CLAIMED, TicketState.WAITING):
         raise TicketError(f'เรื่อง {ticket.number} ไม่มีผู้รับเรื่องอยู่ กด "รับเรื่อง" ได้เลย')
     previous = ticket.claimed_by

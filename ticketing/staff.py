@@ -186,10 +186,15 @@ def start_session(
 
 
 def session_person(
-    session: Session, token: str, idle: timedelta, now: datetime | None = None
+    session: Session,
+    token: str,
+    idle: timedelta,
+    now: datetime | None = None,
+    touch: bool = True,
 ) -> Coordinator | None:
     """The active person a live session belongs to; None (and the session ended) when it has
-    been idle longer than `idle`."""
+    been idle longer than `idle`. `touch=False`: a page polling by itself, not the person —
+    it does not keep the session alive."""
     now = now or utcnow()
     row = session.scalars(
         select(ConsoleSession).where(
@@ -204,7 +209,7 @@ def session_person(
     person = session.get(Coordinator, row.person_id)
     if person is None or not person.active:
         return None
-    if row.last_seen_at < now - SEEN_EVERY:
+    if touch and row.last_seen_at < now - SEEN_EVERY:
         row.last_seen_at = now
     return person
 
