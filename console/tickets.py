@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from common.tables import utcnow
 from common.thaidate import thai_duration
-from console.web import actor, console_blueprint, runtime, signed_in, work
+from console.web import actor, console_blueprint, passive, runtime, signed_in, work
 from ticketing import desk, service
 from ticketing.authority import Actor
 from ticketing.errors import Refused, TicketError
@@ -140,6 +140,7 @@ def version(ticket) -> str:
 
 @bp.get("/tickets/<int:ticket_id>/timeline")
 @signed_in
+@passive
 def timeline(ticket_id: int):
     """The timeline alone (the open page refreshes it), and a notice when the ticket changed
     since the page was loaded (claimed in LINE, handed up, taken over…): the page is not
@@ -198,6 +199,7 @@ def canned(ticket_id: int):
 
 @bp.post("/tickets/<int:ticket_id>/presence")
 @signed_in
+@passive
 def presence(ticket_id: int):
     """Polled by the open page (every 3 s, and soon after typing): who else is here."""
     typing = request.form.get("typing") == "1"

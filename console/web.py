@@ -63,21 +63,13 @@ def load_actor() -> None:
         return
     rt = runtime()
     idle = timedelta(seconds=rt.settings.console_idle_s)
+    view = current_app.view_functions.get(request.endpoint or "")
     with transaction(rt.sessions) as db:
-        person = staff.session_person(db, token, idle, touch=not polling())
+        person = staff.session_person(db, token, idle, touch=not getattr(view, "passive", False))
         if person is not None:
             g.actor = actor_of(person, "console", client_address())
     if g.actor is None:
         session.pop("sid", None)
-
-
-POLL_HEADER = "X-Console-Poll"
-
-
-def polling() -> bool:
-    """A request an open page makes by itself (htmx polling: `hx-headers` sets the header), not
-    the person: it must not keep an idle session alive."""
-    return request.headers.get(POLL_HEADER) == "1"
 
 
 def protect() -> None:
@@ -104,6 +96,13 @@ def signed_in(view: F) -> F:
         return view(*args, **kwargs)
 
     return guarded  # type: ignore[return-value]
+
+
+def passive(view: F) -> F:
+    """A request the page makes by itself (a poll every few seconds): it does not count as
+    activity, so a tab left open never keeps an idle session alive. Put under `signed_in`."""
+    view.passive = True  # type: ignore[attr-defined]
+    return view
 
 
 def console_blueprint(name: str, url_prefix: str = "/console") -> Any:

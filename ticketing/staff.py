@@ -193,8 +193,8 @@ def session_person(
     touch: bool = True,
 ) -> Coordinator | None:
     """The active person a live session belongs to; None (and the session ended) when it has
-    been idle longer than `idle`. `touch=False`: a page polling by itself, not the person —
-    it does not keep the session alive."""
+    been idle longer than `idle`. `touch=False`: a request the page made by itself (a poll),
+    which does not count as activity."""
     now = now or utcnow()
     row = session.scalars(
         select(ConsoleSession).where(
