@@ -130,6 +130,15 @@ class Settings:
         )
 
     @property
+    def line_login_hosts(self) -> tuple[str, str]:
+        """(authorize host, API host) of LINE Login: LINE_LOGIN_BASE for both, else the
+        Messaging API's base (the simulator serves both), else LINE's own hosts."""
+        base = self.line_login_base or self.line_api_base
+        if base:
+            return base, base
+        return "https://access.line.me", "https://api.line.me"
+
+    @property
     def public_base_url(self) -> str:
         return self.public_url or f"http://127.0.0.1:{self.port}"
 

@@ -22,12 +22,18 @@ from bot.config import PROJECT_ROOT, Settings
 
 DEV_SECRET = "dev-channel-secret-for-the-simulator"
 DEV_TOKEN = "dev-access-token-for-the-simulator"
+# LINE Login (the staff console's sign-in) against the simulator: a made-up channel that both
+# the console and the simulator read, as they share LINE_CHANNEL_SECRET.
+DEV_LOGIN_CHANNEL_ID = "2000000001"
+DEV_LOGIN_CHANNEL_SECRET = "0d1e2v3c4h5a6n7n8e9l0s1e2c3r4e5t"
 
 
 def dev_environment() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("LINE_CHANNEL_SECRET", DEV_SECRET)
     env.setdefault("LINE_CHANNEL_ACCESS_TOKEN", DEV_TOKEN)
+    env.setdefault("LINE_LOGIN_CHANNEL_ID", DEV_LOGIN_CHANNEL_ID)
+    env.setdefault("LINE_LOGIN_CHANNEL_SECRET", DEV_LOGIN_CHANNEL_SECRET)
     settings = Settings.from_env(env)
     env.setdefault("LINE_API_BASE", f"http://127.0.0.1:{settings.sim_port}")
     env.setdefault("HOST", "127.0.0.1")

@@ -19,11 +19,12 @@ if TYPE_CHECKING:
 
 
 def register_console(app: Flask, runtime: Runtime) -> None:
-    from console import auth, queue, tickets
+    from console import auth, line_login, queue, tickets
     from console.filters import install_filters
 
     install_security(app, runtime.settings)
     install_filters(app)
+    line_login.install_line_login(app, runtime.settings)
     # Templates and static files (htmx vendored, pinned) for every console blueprint.
     app.register_blueprint(
         Blueprint(
@@ -34,5 +35,5 @@ def register_console(app: Flask, runtime: Runtime) -> None:
             url_prefix="/console",
         )
     )
-    for blueprint in (auth.bp, queue.bp, tickets.bp):
+    for blueprint in (auth.bp, line_login.bp, queue.bp, tickets.bp):
         app.register_blueprint(blueprint)

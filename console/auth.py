@@ -3,7 +3,7 @@ Coordinators: LINE Login (see `console.line_login`)."""
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, request, session, url_for
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 
 from bot.db import transaction
 from console.security import limiter
@@ -39,11 +39,28 @@ def safe_next(target: str | None) -> str:
     return url_for("console_queue.queue")
 
 
+def login_page(
+    error: str | None = None, status: int = 200, username: str = "", next_path: str = ""
+):
+    """The sign-in page: LINE Login (when its channel is set up) and the password form."""
+    line = None
+    if current_app.extensions.get("line_login") is not None:
+        line = url_for("console_line.start", next=next_path or None)
+    page = render_template(
+        "console/login.html",
+        error=error,
+        username=username,
+        next=next_path,
+        line_login_url=line,
+    )
+    return page, status
+
+
 @bp.get("/login")
 def sign_in():
     if g.actor is not None:
         return redirect(safe_next(request.args.get("next")))
-    return render_template("console/login.html", next=request.args.get("next", ""))
+    return login_page(next_path=request.args.get("next", ""))
 
 
 # Counted only when a sign-in fails (401): per account, and per address across accounts.
@@ -58,13 +75,7 @@ def sign_in_post():
                 db, form.get("username", ""), form.get("password", ""), form.get("code", "")
             )
     except staff.SignInRefused as refused:
-        page = render_template(
-            "console/login.html",
-            error=str(refused),
-            username=form.get("username", ""),
-            next=form.get("next", ""),
-        )
-        return page, 401
+        return login_page(str(refused), 401, form.get("username", ""), form.get("next", ""))
     begin_session(person, "password")
     return redirect(safe_next(form.get("next")))
 

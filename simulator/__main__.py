@@ -1,5 +1,11 @@
 """`python -m simulator`: run the stand-in LINE platform on SIM_PORT.
 
+LINE Login (`simulator/login.py`) serves the channel named by LINE_LOGIN_CHANNEL_ID and
+LINE_LOGIN_CHANNEL_SECRET (the console's own variables; `make run` sets development values),
+with the callback URLs in SIM_LOGIN_REDIRECT_URIS (comma-separated; by default the console's
+callback on the web app: http://127.0.0.1:$PORT/console/auth/line/callback and its localhost
+twin). More channels: POST /_sim/login.
+
 Faults can be set at start with SIM_FAULTS='{"error_rate": 0.05, ...}' and the reply tokens'
 life with SIM_REPLY_TOKEN_TTL_S (seconds, LINE's minute by default), or later through
 POST /_sim/config.
@@ -21,6 +27,7 @@ from gunicorn.app.base import BaseApplication
 
 from bot.config import Settings
 from simulator.app import create_sim_app
+from simulator.login import channels_from_env
 from simulator.state import Faults, SimState
 
 
@@ -37,6 +44,8 @@ def build_state(settings: Settings) -> SimState:
     faults = os.environ.get("SIM_FAULTS")
     if faults:
         state.set_faults(Faults.from_dict(json.loads(faults)))
+    for channel in channels_from_env(os.environ, settings.public_base_url):
+        state.login.add_channel(channel)
     return state
 
 

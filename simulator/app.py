@@ -12,6 +12,9 @@ LINE side (what the bot calls), each request held to LINE's documented rules (`r
 Every answer carries `x-line-request-id`; JSON bodies must be `application/json` (415), at most
 2 MB (413), and hold only properties LINE's model has (400 naming the first other one).
 
+LINE Login v2.1 (the staff console's sign-in: /oauth2/v2.1/authorize, token, verify, revoke,
+userinfo, /v2/profile and GET|POST /_sim/login) is `simulator/login.py`.
+
 Control side (a stable contract for tests, benchmarks and the chat page):
   POST /_sim/send      {"user", "text"|"postback"|"type": follow|unfollow|"image": base64}, or
                        {"events": [those, …]}: several events in one webhook POST, in order
@@ -58,7 +61,7 @@ from linebot.v3.messaging import (
     ShowLoadingAnimationRequest,
 )
 
-from simulator import ids, narrowcast, rules
+from simulator import ids, login, narrowcast, rules
 from simulator.state import Faults, SimState
 from simulator.webhooks import Webhooks
 
@@ -168,8 +171,8 @@ def create_sim_app(state: SimState) -> Flask:
 
     @app.before_request
     def authenticate() -> Response | None:
-        if not request.path.startswith("/v2/"):
-            return None
+        if not request.path.startswith("/v2/") or request.path == login.PROFILE_PATH:
+            return None  # LINE Login's profile takes a user's access token (`login.py`)
         g.request_id = ids.request_id()
         if state.faults.latency_ms > 0:
             time.sleep(state.faults.latency_ms / 1000)
@@ -630,6 +633,7 @@ def create_sim_app(state: SimState) -> Flask:
     def chat_page():
         return Response((STATIC_DIR / "chat.html").read_bytes(), mimetype="text/html")
 
+    app.register_blueprint(login.create_login_blueprint(state))
     return app
 
 

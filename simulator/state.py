@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator import ids
+from simulator.login_state import LoginState
 
 # LINE: "Reply tokens must be used within one minute after receiving the webhook" (a minute is
 # what LINE documents; a shorter life is configurable to test a bot against an early expiry).
@@ -167,6 +168,9 @@ class SimState:
     # yesterday are "unready", the stricter reading.
     followers_ready_after_days: int = 2
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    # LINE Login (`simulator/login.py`): channels, sign-ins, codes and tokens. Its users are
+    # `users`, the same simulated LINE accounts the chat page talks as.
+    login: LoginState = field(default_factory=LoginState)
     # Every event sent to the bot, by webhookEventId (redelivered from here), and one line per
     # webhook POST: {"events": [ids], "redelivery": bool, "status": int}.
     sent_events: dict[str, dict[str, Any]] = field(default_factory=dict)

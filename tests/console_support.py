@@ -58,7 +58,7 @@ def sign_in_as(client, runtime, person_id: int, method: str = "line") -> None:
 
 
 def csrf_token(client, path: str = "/console/login") -> str:
-    page = client.get(path).get_data(as_text=True)
+    page = client.get(path, follow_redirects=True).get_data(as_text=True)
     found = re.search(r'name="csrf-token" content="([^"]+)"', page)
     assert found, f"no CSRF token on {path}"
     return found.group(1)
