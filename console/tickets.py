@@ -189,8 +189,8 @@ def canned(ticket_id: int):
             return rt.faq.answer(topic, "", found.province).text
 
         text = desk.canned_text(db, answer, key)
-    if text is None:
-        abort(404)
+    if text is None:  # 400, not 404: that answer is kept for another area's ticket
+        return jsonify(error="ไม่พบข้อความนี้"), 400
     return jsonify(text=text)
 
 
@@ -216,6 +216,9 @@ def _act(ticket_id: int, done: str, change: Callable[[Session, Actor], list[Noti
     page (303) with `done`, or the page with the refusal (409)."""
     try:
         with work() as w:
+            # Another area's ticket is 404 whatever the form holds (checked again in the
+            # domain, with the row locked, when the change is made).
+            service.visible_ticket(w.session, actor(), ticket_id)
             w.tell(change(w.session, actor()))
     except Refused:
         raise  # 404 for another area's ticket, 403 for a role or a deactivated account

@@ -69,8 +69,8 @@ def add_note(
 ) -> list[Notice]:
     """A note between staff on the ticket: kept with its conversation, never sent to anyone.
     Anyone who may see the ticket may add one, whoever holds it and whatever its state."""
-    text = _words(text, "บันทึกภายใน")
     _, ticket = _acting(session, who, ticket_id)
+    text = _words(text, "บันทึกภายใน")
     session.add(
         TicketMessage(
             ticket_id=ticket.id, at=now or utcnow(), sender=who.tag, text=text, internal=True
@@ -101,9 +101,9 @@ def close(
 ) -> list[Notice]:
     """ปิดเรื่อง without a resolution (spam, asked elsewhere, no answer): the volunteer is told
     why, unless they already had the resolution."""
-    reason = _words(reason, "เหตุผลที่ปิดเรื่อง", 500)
     person, ticket = _acting(session, who, ticket_id)
     _may_end(session, ticket, person, "ปิด")
+    reason = _words(reason, "เหตุผลที่ปิดเรื่อง", 500)
     seen = ticket.state
     won = session.execute(
         update(Ticket)
