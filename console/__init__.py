@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def register_console(app: Flask, runtime: Runtime) -> None:
-    from console import audit, auth, calls, line_login, people, queue
+    from console import audit, auth, calls, line_login, people, queue, tickets
     from console.filters import install_filters
     from console.web import permissions
 
@@ -37,5 +37,5 @@ def register_console(app: Flask, runtime: Runtime) -> None:
             url_prefix="/console",
         )
     )
-    for blueprint in (auth.bp, line_login.bp, queue.bp, calls.bp, people.bp, audit.bp):
+    for blueprint in (auth.bp, line_login.bp, queue.bp, calls.bp, people.bp, audit.bp, tickets.bp):
         app.register_blueprint(blueprint)

@@ -178,4 +178,32 @@ def render(
             ]
         case "resolved":
             return [rating_message(ticket, notice.text, reopen_within)]
+        case "closed":
+            return [text(f"เรื่อง {ticket.number} ปิดแล้วครับ\nเหตุผล: {notice.text}")]
+        case "merged":
+            return [
+                text(
+                    f"เรื่อง {ticket.number} ซ้ำกับเรื่อง {notice.text} จึงรวมเป็นเรื่องเดียวกันแล้วครับ "
+                    f"ผู้ประสานงานจะดำเนินการต่อในเรื่อง {notice.text}"
+                )
+            ]
+        case "reassigned":
+            return [
+                text(
+                    f"{notice.text} มอบหมายเรื่อง {ticket.number} ให้ท่านดูแลแล้วครับ\n"
+                    f"ปัญหา: {ticket.description[:300]}",
+                    [
+                        quick_postback("ตอบกลับ", f"action=reply&t={ticket.id}", "ตอบกลับ"),
+                        quick_postback("ปิดเรื่อง", f"action=resolve&t={ticket.id}", "ปิดเรื่อง"),
+                    ],
+                )
+            ]
+        case "reassigned-away":
+            by = notice.extra.get("by", "เจ้าหน้าที่")
+            return [
+                text(
+                    f"{by} มอบหมายเรื่อง {ticket.number} ให้ {notice.text} ดูแลแทนแล้วครับ "
+                    "ท่านไม่ต้องดำเนินการต่อ"
+                )
+            ]
     raise ValueError(f"unknown notice kind {notice.kind!r}")

@@ -28,7 +28,7 @@ from ticketing.models import (
 from ticketing.queue import (
     QueueFilter,
     changed_since,
-    next_deadline,
+    countdown,
     parse_filter,
     parse_search,
     queue_page,
@@ -267,25 +267,41 @@ def test_what_the_search_box_means():
 # -- time left before the next escalation --------------------------------------------------------
 
 
-def test_next_deadline_follows_the_sweeps_rules():
+def test_a_rows_countdown_follows_the_sweeps_rules():
     created = utcnow() - timedelta(minutes=10)
     claimed = created + timedelta(minutes=5)
+
+    def ticket(state, level="province", claimed_at=None, last_reply_at=None, reminded_at=None):
+        return Ticket(
+            state=state,
+            level=level,
+            created_at=created,
+            claimed_at=claimed_at,
+            last_reply_at=last_reply_at,
+            reminded_at=reminded_at,
+        )
+
     new, claim, wait = TicketState.NEW, TicketState.CLAIMED, TicketState.WAITING
-    assert next_deadline(new, "province", created, None, None, TIMINGS) == (
-        created + timedelta(minutes=30),
-        "escalate",
-    )
-    assert next_deadline(new, "region", created, None, None, TIMINGS) == (
-        created + timedelta(minutes=60),
-        "escalate",
-    )
-    assert next_deadline(new, "central", created, None, None, TIMINGS) == (None, "staff")
-    assert next_deadline(claim, "province", created, claimed, None, TIMINGS) == (
-        claimed + timedelta(minutes=30),
+    minutes = timedelta(minutes=1)
+    assert countdown(ticket(new), TIMINGS) == (created + 30 * minutes, "escalate")
+    assert countdown(ticket(new, "region"), TIMINGS) == (created + 60 * minutes, "escalate")
+    assert countdown(ticket(new, "central"), TIMINGS) == (None, "staff")
+    assert countdown(ticket(claim, claimed_at=claimed), TIMINGS) == (
+        claimed + 30 * minutes,
         "remind",
     )
-    assert next_deadline(claim, "province", created, claimed, claimed, TIMINGS) == (None, None)
-    assert next_deadline(wait, "province", created, claimed, claimed, TIMINGS) == (None, None)
+    assert countdown(ticket(claim, claimed_at=claimed, reminded_at=claimed), TIMINGS) == (
+        None,
+        None,
+    )
+    assert countdown(ticket(claim, claimed_at=claimed, last_reply_at=claimed), TIMINGS) == (
+        None,
+        None,
+    )
+    assert countdown(ticket(wait, claimed_at=claimed, last_reply_at=claimed), TIMINGS) == (
+        None,
+        None,
+    )
 
 
 def test_the_countdown_values_at_a_given_moment(runtime):

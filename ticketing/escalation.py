@@ -29,6 +29,36 @@ class Timings:
     close_after: timedelta = timedelta(days=3)  # after resolution
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """When the sweep next acts on an open ticket by itself, and what it will do then:
+    `region` / `central` (an unclaimed ticket goes up), `remind` (its claimer is reminded)."""
+
+    at: datetime
+    what: str
+
+
+def next_deadline(ticket: Ticket, timings: Timings) -> Deadline | None:
+    """The sweep's next step for `ticket` (the same rules as `sweep`), or None when the sweep
+    will not touch it again by itself (answered, at central, resolved, closed).
+
+    Pure: reads only the ticket's fields, so the queue and the ticket page can show a
+    countdown for any number of tickets without a query each."""
+    if ticket.state == TicketState.NEW:
+        central = Deadline(ticket.created_at + timings.central_after, "central")
+        if ticket.level == "province" and timings.region_after < timings.central_after:
+            return Deadline(ticket.created_at + timings.region_after, "region")
+        return central if ticket.level in ("province", "region") else None
+    if (
+        ticket.state == TicketState.CLAIMED
+        and ticket.claimed_at is not None
+        and ticket.last_reply_at is None
+        and ticket.reminded_at is None
+    ):
+        return Deadline(ticket.claimed_at + timings.remind_after, "remind")
+    return None
+
+
 def _due(session: Session, *conditions) -> list[int]:
     return list(
         session.scalars(select(Ticket.id).where(*conditions).order_by(Ticket.id).limit(BATCH))

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.util import ClauseAdapter
 
 from ticketing.authority import Actor, refreshed, visible
-from ticketing.escalation import Timings
+from ticketing.escalation import Timings, next_deadline
 from ticketing.models import (
     CHANNELS,
     LEVELS,
@@ -339,23 +339,15 @@ class QueuePage:
         return max(1, -(-self.total // self.limit))
 
 
-def next_deadline(
-    state: str,
-    level: str,
-    created_at: datetime,
-    claimed_at: datetime | None,
-    last_reply_at: datetime | None,
-    timings: Timings,
-) -> tuple[datetime | None, str | None]:
-    """When the sweep acts on the ticket next, and how (see the module docstring)."""
-    if state == TicketState.NEW:
-        if level == "province":
-            return created_at + timings.region_after, "escalate"
-        if level == "region":
-            return created_at + timings.central_after, "escalate"
+def countdown(ticket: Ticket, timings: Timings) -> tuple[datetime | None, str | None]:
+    """A row's countdown: when the sweep acts next (`escalation.next_deadline`) and how —
+    "escalate" or "remind" — or "staff" for an unclaimed ticket at central, which only staff
+    can take now."""
+    step = next_deadline(ticket, timings)
+    if step is not None:
+        return step.at, "remind" if step.what == "remind" else "escalate"
+    if ticket.state == TicketState.NEW:
         return None, "staff"
-    if state == TicketState.CLAIMED and last_reply_at is None and claimed_at is not None:
-        return claimed_at + timings.remind_after, "remind"
     return None, None
 
 
@@ -380,6 +372,7 @@ def _urgency(session: Session, timings: Timings):
             and_(
                 Ticket.state == TicketState.CLAIMED,
                 Ticket.last_reply_at.is_(None),
+                Ticket.reminded_at.is_(None),
                 Ticket.claimed_at.is_not(None),
             ),
             _plus(session, Ticket.claimed_at, timings.remind_after),
@@ -522,14 +515,7 @@ def queue_page(
     rows = []
     for ticket_id in ids:
         ticket, claimer_name = found[ticket_id]
-        deadline, due_kind = next_deadline(
-            ticket.state,
-            ticket.level,
-            ticket.created_at,
-            ticket.claimed_at,
-            ticket.last_reply_at,
-            timings,
-        )
+        deadline, due_kind = countdown(ticket, timings)
         rows.append(
             Row(
                 id=ticket.id,

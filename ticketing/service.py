@@ -69,7 +69,8 @@ class Notice:
     """Someone must be told something about a ticket; the LINE side words it."""
 
     to: str  # LINE user id
-    # new | escalated | reply | resolved | reminder | relay | reopened | claimed-by;
+    # new | escalated | reply | resolved | reminder | relay | reopened | claimed-by |
+    # taken-over | closed | merged | reassigned | reassigned-away (ticketing.desk);
     # extra["image"]: the id of a TicketImage that goes with a relay, reopening or reply
     kind: str
     ticket_id: int
@@ -604,6 +605,8 @@ def take_over(
     """An explicit "รับช่วงต่อ": someone with authority over the ticket takes it from its
     claimer. The claimer and the volunteer are both told; nobody loses a ticket silently."""
     person, ticket = _acting(session, who, ticket_id)
+    if ticket.state not in TicketState.OPEN:
+        raise TicketError(f"เรื่อง {ticket.number} ปิดแล้ว")
     if ticket.state not in (TicketState.CLAIMED, TicketState.WAITING):
         raise TicketError(f'เรื่อง {ticket.number} ไม่มีผู้รับเรื่องอยู่ กด "รับเรื่อง" ได้เลย')
     previous = ticket.claimed_by
