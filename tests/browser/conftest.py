@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,12 @@ import pytest
 from playwright.sync_api import BrowserContext, Page
 from sqlalchemy import select
 
+from bot.app import build_app
 from bot.config import VAR_DIR
 from bot.db import transaction
 from bot.runtime import Runtime
+from simulator.login_state import LoginChannel
+from simulator.state import SimState
 from tests.conftest import Served, sim_send
 from tests.console_support import sign_in_as
 from ticketing import service
@@ -42,6 +45,7 @@ PHONE: dict[str, Any] = {
     "locale": "th-TH",
     "timezone_id": "Asia/Bangkok",
 }
+LOGIN_CHANNEL_ID, LOGIN_CHANNEL_SECRET = "1656000077", "77aa88bb99cc00dd11ee22ff33aa44bb"
 SCREENSHOTS = VAR_DIR / "screenshots"
 COOKIE = "smartbmn_console"
 HERE = Path(__file__).resolve().parent
@@ -109,6 +113,7 @@ class Stack:
     runtime: Runtime
     app: Any
     bot: Served
+    sim: SimState
     sim_url: str
 
     @property
@@ -122,7 +127,30 @@ class Stack:
 @pytest.fixture
 def stack(runtime: Runtime, app, bot: Served, sim) -> Iterator[Stack]:
     require_chromium()
-    yield Stack(runtime, app, bot, sim[1].url)
+    yield Stack(runtime, app, bot, sim[0], sim[1].url)
+
+
+@pytest.fixture
+def line_stack(runtime: Runtime, sim) -> Iterator[Stack]:
+    """The stack with LINE Login set up: the simulator is LINE Login too (its sign-in page,
+    token and ID token), and knows the console's callback."""
+    require_chromium()
+    runtime.settings = replace(
+        runtime.settings,
+        line_login_channel_id=LOGIN_CHANNEL_ID,
+        line_login_channel_secret=LOGIN_CHANNEL_SECRET,
+    )
+    app = build_app(runtime=runtime)
+    served = Served(app)
+    state, sim_served = sim
+    state.webhook_url = served.url + "/callback"
+    state.login.add_channel(
+        LoginChannel(
+            LOGIN_CHANNEL_ID, LOGIN_CHANNEL_SECRET, [served.url + "/console/auth/line/callback"]
+        )
+    )
+    yield Stack(runtime, app, served, state, sim_served.url)
+    served.close()
 
 
 def shot(page: Page, name: str) -> Path:

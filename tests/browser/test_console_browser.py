@@ -1,5 +1,5 @@
-"""The console in a real browser (Chromium, phone-sized, Thai): signing in with a password and
-with a second factor, CSRF, the sign-in limit, a deactivated person's open session, and a LINE
+"""The console in a real browser (Chromium, phone-sized, Thai): signing in with LINE (through the
+simulator's LINE Login), with a password and with a second factor, CSRF, the sign-in limit, a deactivated person's open session, and a LINE
 ticket reaching the queue page while it is open."""
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ def test_an_operator_signs_in_with_a_password(stack: Stack, page: Page) -> None:
     page.goto(stack.console("/queue"))
     expect(page).to_have_url(re.compile(r"/console/login\?next=/console/queue$"))
     expect(page.get_by_role("heading", name="เข้าสู่ระบบ Call Desk")).to_be_visible()
-    shot(page, "console-login")
 
     fill_sign_in(page, "somsri", PASSWORD)
     assert submit(page) == 302
@@ -59,6 +58,41 @@ def test_an_operator_signs_in_with_a_password(stack: Stack, page: Page) -> None:
     (cookie,) = [c for c in page.context.cookies() if c["name"] == COOKIE]
     assert cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     assert COOKIE not in page.evaluate("document.cookie")
+
+
+def test_a_coordinator_signs_in_with_line_through_the_simulator(line_stack: Stack, page: Page):
+    line_user = "U" + "7c" * 16
+    make_coordinator(
+        line_stack.runtime, "province", "สุราษฎร์ธานี", line_user_id=line_user, name="สมชาย"
+    )
+    line_stack.sim.ensure_user(line_user, "สมชาย ใจดี")
+
+    page.goto(line_stack.console("/queue"))
+    expect(page).to_have_url(re.compile(r"/console/login\?next=/console/queue$"))
+    shot(page, "console-login")
+    page.get_by_role("link", name="เข้าสู่ระบบด้วย LINE").click()
+    expect(page).to_have_url(re.compile(re.escape(line_stack.sim_url) + "/oauth2/v2.1/authorize"))
+    page.get_by_label("สมชาย ใจดี").check()
+    shot(page, "line-login-simulator")
+    page.get_by_role("button", name="อนุญาต").click()
+
+    expect(page).to_have_url(line_stack.console("/queue"))
+    expect(page.get_by_text("สมชาย · ผู้ประสานงาน")).to_be_visible()
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == COOKIE]
+    assert cookie["secure"]
+
+
+def test_a_line_account_that_is_no_coordinator_is_turned_away(line_stack: Stack, page: Page):
+    line_stack.sim.ensure_user("U" + "8d" * 16, "ผู้ไม่ได้ลงทะเบียน")
+    page.goto(line_stack.console("/login"))
+    page.get_by_role("link", name="เข้าสู่ระบบด้วย LINE").click()
+    page.get_by_label("ผู้ไม่ได้ลงทะเบียน").check()
+    with page.expect_response(lambda r: "/console/auth/line/callback" in r.url) as back:
+        page.get_by_role("button", name="อนุญาต").click()
+    assert back.value.status == 403
+    expect(page.get_by_role("alert")).to_contain_text("ยังไม่ได้ลงทะเบียนเป็นผู้ประสานงาน")
+    page.goto(line_stack.console("/queue"))
+    expect(page).to_have_url(re.compile(r"/console/login"))
 
 
 def test_an_admin_needs_the_code_from_the_authenticator_app(stack: Stack, page: Page) -> None:
