@@ -72,13 +72,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test here is marked `browser`, and they run after the rest of the suite (the
-    browser and Playwright's driver, started once, are not kept running through it)."""
-    mine = [item for item in items if HERE in Path(str(item.path)).parents]
-    for item in mine:
+    """Every test here, and every tests/*_browser.py, is marked `browser`; they run after the
+    rest of the suite, these last: the browser and Playwright's driver they start once stay up
+    until the end, and a test that starts its own Playwright (sync_playwright()) must not run
+    while they do."""
+    here = [item for item in items if HERE in Path(str(item.path)).parents]
+    elsewhere = [
+        item
+        for item in items
+        if item not in here and Path(str(item.path)).name.endswith("_browser.py")
+    ]
+    for item in here + elsewhere:
         item.add_marker(pytest.mark.browser)
-    others = [item for item in items if item not in mine]
-    items[:] = others + mine
+    others = [item for item in items if item not in here and item not in elsewhere]
+    items[:] = others + elsewhere + here
 
 
 @pytest.fixture(scope="session")
