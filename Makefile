@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run migrate test lint format flask faq bench bench-escalation bench-broadcast bench-faq bench-order bench-e2e bench-console clean
+.PHONY: install run totp migrate test lint format flask faq bench bench-escalation bench-broadcast bench-faq bench-order bench-e2e bench-console clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,14 @@ install: $(STAMP)
 migrate: install
 	$(BIN)/flask --app bot db upgrade
 
-## Start web + worker + LINE simulator on SQLite and print the chat page URL.
+## Start web + worker + LINE simulator on SQLite and print the chat page and console URLs
+## (and, on the first run, demo console accounts, kept in var/demo-accounts.txt).
 run: migrate
 	$(BIN)/python -m bot.devrun
+
+## The demo admin's current sign-in code (from var/demo-accounts.txt, as an authenticator app).
+totp: install
+	@$(BIN)/python -m bot.devrun totp
 
 ## Lint, then the whole test suite (PostgreSQL too when TEST_DATABASE_URL is set).
 test: install lint

@@ -4,17 +4,36 @@ keep running (the simulator keeps its conversations), and stop() leaves nothing 
 from __future__ import annotations
 
 import os
+import re
 import runpy
 import signal
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pyotp
 import pytest
+from sqlalchemy import select
 
 from bot.config import PROJECT_ROOT
-from bot.devrun import Supervisor
+from bot.db import make_engine, make_session_factory, transaction
+from bot.devrun import (
+    Supervisor,
+    console_lines,
+    dev_console_key,
+    dev_environment,
+    ensure_demo_accounts,
+    read_demo_accounts,
+    totp_code,
+)
+from bot.devrun import main as devrun_main
+from common.tables import Base
+from tests.conftest import dev_settings
+from tests.console_support import make_staff
+from ticketing import staff
+from ticketing.models import StaffLogin
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 QUITTER = [sys.executable, "-c", "import sys; sys.exit(3)"]
@@ -112,3 +131,108 @@ def test_each_gunicorn_instance_has_its_own_control_socket_under_var(monkeypatch
     first, second = control_socket("8000"), control_socket("8100")
     assert first != second
     assert first.startswith(str(PROJECT_ROOT / "var")) and "8000" in first
+
+
+# -- the console on `make run`: demo accounts, the banner, the admin's code, the cookie key --
+
+
+def staff_logins(runtime) -> list[str]:
+    with runtime.sessions() as session:
+        return sorted(session.scalars(select(StaffLogin.username)))
+
+
+def test_the_first_run_makes_a_demo_operator_and_admin_with_random_passwords(runtime, tmp_path):
+    path = tmp_path / "demo-accounts.txt"
+    accounts, made = ensure_demo_accounts(runtime.sessions, path)
+    assert made and [(a.role, a.username) for a in accounts] == [
+        ("operator", "demo-operator"),
+        ("admin", "demo-admin"),
+    ]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert read_demo_accounts(path) == accounts
+    operator, admin = accounts
+    assert operator.password != admin.password and min(len(a.password) for a in accounts) >= 20
+    assert not operator.totp_secret and admin.totp_secret
+    with transaction(runtime.sessions) as session:
+        assert staff.check_sign_in(session, "demo-operator", operator.password, "").role == (
+            "operator"
+        )
+        with pytest.raises(staff.SignInRefused):  # the admin needs the code
+            staff.check_sign_in(session, "demo-admin", admin.password, "")
+        assert staff.check_sign_in(session, "demo-admin", admin.password, totp_code(path))
+
+    # Idempotent: the next run makes nothing and shows the same accounts.
+    assert ensure_demo_accounts(runtime.sessions, path) == (accounts, False)
+    assert staff_logins(runtime) == ["demo-admin", "demo-operator"]
+
+    # Another empty database gets other passwords: none is fixed.
+    other_db = f"sqlite:///{tmp_path / 'other.db'}"
+    engine = make_engine(other_db)
+    Base.metadata.create_all(engine)
+    try:
+        others, made_again = ensure_demo_accounts(make_session_factory(engine), tmp_path / "b.txt")
+    finally:
+        engine.dispose()
+    assert made_again
+    assert {a.password for a in others}.isdisjoint({a.password for a in accounts})
+    assert others[1].totp_secret != admin.totp_secret
+
+
+def test_no_demo_account_is_made_where_staff_accounts_exist(runtime, tmp_path):
+    make_staff(runtime, "admin", "somchai")
+    path = tmp_path / "demo-accounts.txt"
+    assert ensure_demo_accounts(runtime.sessions, path) == ([], False)
+    assert not path.exists() and staff_logins(runtime) == ["somchai"]
+    lines = console_lines(dev_settings(port=8123), [], False, path)
+    assert lines[0].endswith("http://127.0.0.1:8123/console")
+    assert "staff create" in lines[1]
+
+
+def test_a_demo_file_from_another_database_is_not_shown(runtime, tmp_path):
+    path = tmp_path / "demo-accounts.txt"
+    path.write_text("operator demo-operator some-old-password-here -\n")
+    make_staff(runtime, "operator", "somsri")
+    assert ensure_demo_accounts(runtime.sessions, path) == ([], False)
+
+
+def test_the_banner_says_where_the_console_is_and_how_to_sign_in(runtime, tmp_path):
+    path = tmp_path / "demo-accounts.txt"
+    accounts, made = ensure_demo_accounts(runtime.sessions, path)
+    text = "\n".join(console_lines(dev_settings(port=8123), accounts, made, path))
+    assert "Staff console:               http://127.0.0.1:8123/console" in text
+    operator, admin = accounts
+    assert f"operator  demo-operator  password {operator.password}" in text
+    assert f"admin     demo-admin     password {admin.password}  + code: make totp" in text
+    assert admin.totp_secret in text and str(path) in text
+
+
+def test_make_totp_prints_the_demo_admins_current_code(runtime, tmp_path, monkeypatch, capsys):
+    path = tmp_path / "demo-accounts.txt"
+    monkeypatch.setenv("DEMO_ACCOUNTS_FILE", str(path))
+    assert devrun_main(["totp"]) == 1  # no demo accounts yet
+    assert "make run" in capsys.readouterr().err
+    accounts, _ = ensure_demo_accounts(runtime.sessions, path)
+    assert devrun_main(["totp"]) == 0
+    code = capsys.readouterr().out.strip()
+    assert re.fullmatch(r"\d{6}", code)
+    assert pyotp.TOTP(accounts[1].totp_secret).verify(code, valid_window=1)
+
+
+def test_the_dev_console_key_is_random_made_once_and_private(tmp_path):
+    path = tmp_path / "var" / "console-secret-key"
+    key = dev_console_key(path)
+    assert len(key) == 64 and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert dev_console_key(path) == key
+    assert dev_console_key(tmp_path / "other-key") != key
+
+
+def test_make_run_sets_the_console_key_unless_one_is_given(monkeypatch, tmp_path):
+    monkeypatch.setenv("DOTENV_PATH", str(tmp_path / "none.env"))
+    monkeypatch.delenv("CONSOLE_SECRET_KEY", raising=False)
+    assert dev_environment()["CONSOLE_SECRET_KEY"] == dev_console_key()
+    monkeypatch.setenv("CONSOLE_SECRET_KEY", "mine")
+    assert dev_environment()["CONSOLE_SECRET_KEY"] == "mine"
+    (tmp_path / "with.env").write_text("CONSOLE_SECRET_KEY=from-dotenv\n")
+    monkeypatch.setenv("DOTENV_PATH", str(tmp_path / "with.env"))
+    monkeypatch.delenv("CONSOLE_SECRET_KEY")
+    assert "CONSOLE_SECRET_KEY" not in dev_environment()  # the web reads .env itself

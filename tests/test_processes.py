@@ -1,4 +1,5 @@
-"""`make run`'s processes for real: gunicorn web, huey worker and simulator on SQLite."""
+"""`make run`'s processes for real: gunicorn web, huey worker and simulator on SQLite, and the
+console's sign-in lines in its banner."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import requests
 
 from bot.config import PROJECT_ROOT
+from bot.devrun import read_demo_accounts
 
 USER = "U" + "e" * 32
 
@@ -33,6 +35,7 @@ def test_devrun_serves_a_thai_greeting_through_the_simulator(tmp_path: Path):
         "SIM_PORT": str(sim_port),
         "WEB_CONCURRENCY": "1",
         "DOTENV_PATH": str(tmp_path / "none.env"),
+        "DEMO_ACCOUNTS_FILE": str(tmp_path / "demo-accounts.txt"),
     }
     for name in (
         "QUEUE_IMMEDIATE",
@@ -62,9 +65,17 @@ def test_devrun_serves_a_thai_greeting_through_the_simulator(tmp_path: Path):
         assert proc.stdout is not None
         deadline = time.monotonic() + 60
         banner = ""
-        while time.monotonic() < deadline and f"127.0.0.1:{sim_port}/" not in banner:
+        while time.monotonic() < deadline and "Ctrl-C stops everything" not in banner:
             banner += proc.stdout.readline()
         assert f"http://127.0.0.1:{sim_port}/" in banner, banner
+        # The console, and the demo accounts made on this first run (kept, mode 600).
+        assert f"Staff console:               http://127.0.0.1:{port}/console" in banner, banner
+        demo = read_demo_accounts(tmp_path / "demo-accounts.txt")
+        assert [a.username for a in demo] == ["demo-operator", "demo-admin"]
+        assert all(a.password in banner for a in demo) and "make totp" in banner
+        assert (tmp_path / "demo-accounts.txt").stat().st_mode & 0o777 == 0o600
+        login = requests.get(f"http://127.0.0.1:{port}/console/login", timeout=5)
+        assert login.status_code == 200 and "เข้าสู่ระบบ" in login.text
 
         sim = f"http://127.0.0.1:{sim_port}"
         sent = requests.post(f"{sim}/_sim/send", json={"user": USER, "type": "follow"}, timeout=10)
