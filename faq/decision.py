@@ -51,7 +51,7 @@ def load_redirects(path: Path) -> list[Redirect]:
     return [
         Redirect(
             str(row["id"]),
-            re.compile("|".join(f"(?:{str(t).lower()})" for t in row["terms"])),
+            re.compile("|".join(f"(?:{t})" for t in row["terms"])),
             str(row["text"]),
         )
         for row in rows

@@ -408,7 +408,9 @@ class Matcher:
         ranked = self._rank(tokens, text, top=3)
         words = [t for t in tokens if t not in _MARKERS]
         unknown = sum(t not in self.tokens.idf for t in words) / len(words) if words else 1.0
-        redirect = find_redirect(self.redirects, text)
+        # The question as typed (normalized), before English is read as Thai: "student loan"
+        # is a loan, not a child.
+        redirect = find_redirect(self.redirects, normalize(question))
         first = ranked[0] if ranked else Candidate("", 0.0)
         second = ranked[1] if len(ranked) > 1 else Candidate("", 0.0)
         values = [
@@ -430,7 +432,7 @@ class Matcher:
             # the decision likes it better.
             swapped = self.features(eng_to_thai(question))
             if self.decider.probability(swapped[1]) > self.decider.probability(values):
-                ranked, values, redirect = swapped
+                ranked, values, redirect = swapped[0], swapped[1], redirect or swapped[2]
         if not ranked:
             return MatchResult(None, 0.0, None, None, 0.0, False, redirect=_id(redirect))
         first = ranked[0]

@@ -87,6 +87,24 @@ _DOTS_IN_ABBREVIATIONS = re.compile(
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")  # 38,000 → 38000
 _SPACES = re.compile(r"\s+")
 _LATIN = re.compile(r"[a-z]")
+_LATIN_WORD = re.compile(r"(?<![a-z0-9])[a-z]{4,}(?![a-z0-9])")
+# English endings tried, in turn, on a word the lexicon does not have: (ending, what replaces it).
+_ENGLISH_SUFFIXES = (
+    ("ies", "y"),
+    ("ied", "y"),
+    ("ing", ""),
+    ("ing", "e"),
+    ("ed", ""),
+    ("ed", "e"),
+    ("es", ""),
+    ("s", ""),
+    ("ly", ""),
+    ("er", ""),
+    ("ers", ""),
+    ("ment", ""),
+    ("ation", "e"),
+    ("ation", ""),
+)
 
 
 class _CharacterMap(dict[int, int | str | None]):
@@ -194,7 +212,20 @@ class Tokenizer:
                 text = text.replace(form, f" {canonical} ")
         if self._english is not None and _LATIN.search(text):
             text = self._english.sub(lambda m: f" {self._thai_for[m.group(0)]} ", text)
+            if _LATIN.search(text):
+                text = _LATIN_WORD.sub(self._stemmed, text)
         return _SPACES.sub(" ", text).strip()
+
+    def _stemmed(self, match: re.Match[str]) -> str:
+        """An English word the lexicon lacks, read as a form of one it has ("crashing" as
+        "crash", "verifies" as "verify"); left as it is when no form is known."""
+        word = match.group(0)
+        for suffix, replacement in _ENGLISH_SUFFIXES:
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                thai = self._thai_for.get(word[: len(word) - len(suffix)] + replacement)
+                if thai is not None:
+                    return f" {thai} "
+        return word
 
     def tokens(self, text: str, normalized: bool = False) -> list[str]:
         text = self.translate(text if normalized else normalize(text))
