@@ -38,7 +38,7 @@ from rapidfuzz import fuzz
 from faq.decision import FEATURES, Decider, Redirect, find_redirect
 from faq.directory import Directory
 from faq.kb import Entry
-from faq.normalize import Tokenizer, normalize
+from faq.normalize import FILLERS, PARTICLES, Tokenizer, normalize
 from faq.spelling import MIN_CHARS as SPELLING_MIN_CHARS
 from faq.spelling import Speller
 
@@ -51,6 +51,12 @@ THAI_NUMBER_WORD = re.compile(r"(?:หนึ่ง|เอ็ด|สอง|ยี
 W_TOKENS, W_CHARS, W_FUZZ = 0.5, 0.3, 0.2
 
 _THAI = re.compile(r"[\u0e00-\u0e7f]")
+_THAI_LETTERS = re.compile(r"[\u0e01-\u0e2e]")
+# Tone marks and the short-vowel mark (mai taikhu): what chat typing most often leaves out.
+_TONE_MARKS = re.compile(r"[\u0e48-\u0e4b]")
+_NO_TONES = str.maketrans("", "", "\u0e47\u0e48\u0e49\u0e4a\u0e4b")
+# Everyday words with tone marks that a question untoned may hold beside the knowledge base's.
+_COMMON_TONED = ("ไม่", "ได้", "ต้อง", "ที่", "แล้ว", "ให้", "ข้อมูล", "บ้าน", "ผ่าน", "ส่ง")
 # Mostly Latin letters and symbols a Thai keyboard layout puts on letter keys.
 _LATIN_LETTERS = re.compile(r"^[\x21-\x7e\s]*[a-zA-Z;',./\[\]][\x21-\x7e\s]*$")
 
@@ -224,6 +230,8 @@ class Matcher:
         self.redirects = tuple(redirects)
         self._vocabulary: dict[str, str] = {}
         self._speller = Speller(())
+        self._untoned: dict[str, str] = {}  # filled once the phrasings are indexed
+        self._untoned_lengths: list[int] = []
         self.directory = directory
         self.threshold = threshold
         self.margin = margin
@@ -267,11 +275,24 @@ class Matcher:
         )
         self._vocabulary = {w: c for w, c in self._vocabulary.items() if _THAI.match(w)}
         self._speller = Speller(self._vocabulary)
+        self._untoned = _untoned_words(
+            [*self.tokens.idf, *tokenizer.synonyms, *PARTICLES, *FILLERS, *_COMMON_TONED]
+        )
+        self._untoned_lengths = sorted({len(k) for k in self._untoned}, reverse=True)
+        # The vocabulary by skeleton: what a word keeps when its tone marks and its easily
+        # confused letters (ศ ษ ซ → ส, ณ → น, ธ → ท, ภ → พ, ใ → ไ …) are set aside.
+        self._skeletons: dict[str, str] = {}
+        for word in [*self.tokens.idf, *tokenizer.synonyms]:
+            canonical = tokenizer.synonyms.get(word, word)
+            if canonical in self.tokens.idf and len(word) >= 2 and _THAI.match(word):
+                self._skeletons.setdefault(skeleton(word), canonical)
 
     def prepare(self, question: str) -> tuple[list[str], str]:
         """Tokens and normalized text, with place names replaced by placeholders."""
         # English first, so "south region" is found as ภาคใต้ like the Thai.
         text = self.tokenizer.translate(normalize(question))
+        if self._untoned and not _TONE_MARKS.search(text) and len(_THAI_LETTERS.findall(text)) >= 6:
+            text = self.retone(text)
         for finder, marker in (
             (self.directory.find_province, "xprovincex"),
             (self.directory.find_region, "xregionx"),
@@ -285,6 +306,24 @@ class Matcher:
         ]
         return self.correct(tokens), text
 
+    def retone(self, text: str) -> str:
+        """Thai typed without tone marks ("สงขอมูลไมได"), the knowledge base's words given theirs
+        back: the longest word whose untoned form starts at each position."""
+        text = text.translate(_NO_TONES)
+        out: list[str] = []
+        i, n = 0, len(text)
+        while i < n:
+            for length in self._untoned_lengths:
+                word = self._untoned.get(text[i : i + length]) if i + length <= n else None
+                if word is not None:
+                    out.append(word)
+                    i += length
+                    break
+            else:
+                out.append(text[i])
+                i += 1
+        return "".join(out)
+
     def correct(self, tokens: list[str]) -> list[str]:
         """Chat misspellings of the knowledge base's words, mended: newmm cuts a misspelled word
         into fragments it does not know ("พิกด", "ร หัด ผ่าน"), so each run of unknown Thai
@@ -292,6 +331,7 @@ class Matcher:
         distance and replaced when close enough."""
         if not self._vocabulary:
             return tokens
+        tokens = self._by_skeleton(tokens)
         out: list[str] = []
         i = 0
         while i < len(tokens):
@@ -317,6 +357,32 @@ class Matcher:
             else:
                 out.append(best[2])
                 i = best[1]
+        return out
+
+    def _by_skeleton(self, tokens: list[str]) -> list[str]:
+        """Runs of unknown Thai fragments that spell a known word but for tone marks or a
+        confused letter ("ผาน", "ประสานงาร" no; "โควิท" → โควิด no; "ศึกสา" → ศึกษา), joined
+        back into it: the longest run from each fragment whose skeleton is a known word's."""
+        known = self.tokens.idf
+        out: list[str] = []
+        i, n = 0, len(tokens)
+        while i < n:
+            if tokens[i] in known or not _THAI.match(tokens[i]):
+                out.append(tokens[i])
+                i += 1
+                continue
+            end = i
+            while end < n and tokens[end] not in known and _THAI.match(tokens[end]):
+                end += 1
+            for stop in range(end, i, -1):
+                word = self._skeletons.get(skeleton("".join(tokens[i:stop])))
+                if word is not None:
+                    out.append(word)
+                    i = stop
+                    break
+            else:
+                out.append(tokens[i])
+                i += 1
         return out
 
     def rank(self, question: str, top: int = 5) -> list[Candidate]:
@@ -470,6 +536,27 @@ class Matcher:
             runner_up_score=second.score,
             ambiguous=ambiguous,
         )
+
+
+_SKELETON = str.maketrans(
+    "ศษซณธฑฒภใญฐฆฎฏฬ", "สสสนทททพไยถคดตล", "\u0e47\u0e48\u0e49\u0e4a\u0e4b\u0e4c"
+)
+
+
+def skeleton(word: str) -> str:
+    """A Thai word without tone marks, mai taikhu and thanthakhat, its easily confused letters
+    folded into one."""
+    return word.translate(_SKELETON)
+
+
+def _untoned_words(words: Iterable[str]) -> dict[str, str]:
+    """Untoned form → the word, for Thai words of two letters or more; of two words with one
+    untoned form, the first listed wins."""
+    table: dict[str, str] = {}
+    for word in words:
+        if len(word) >= 2 and _THAI.match(word) and " " not in word:
+            table.setdefault(word.translate(_NO_TONES), word)
+    return table
 
 
 def _id(redirect: Redirect | None) -> str | None:
