@@ -52,6 +52,7 @@ W_TOKENS, W_CHARS, W_FUZZ = 0.5, 0.3, 0.2
 
 _THAI = re.compile(r"[\u0e00-\u0e7f]")
 _THAI_LETTERS = re.compile(r"[\u0e01-\u0e2e]")
+_LONE_THAI = re.compile(r"^[\u0e01-\u0e4f]$")
 # Tone marks and the short-vowel mark (mai taikhu): what chat typing most often leaves out.
 _TONE_MARKS = re.compile(r"[\u0e48-\u0e4b]")
 _NO_TONES = str.maketrans("", "", "\u0e47\u0e48\u0e49\u0e4a\u0e4b")
@@ -304,7 +305,8 @@ class Matcher:
             NUMBER if t[:1].isdigit() or THAI_NUMBER_WORD.fullmatch(t) else _PLACEHOLDERS.get(t, t)
             for t in self.tokenizer.tokens(text, normalized=True)
         ]
-        return self.correct(tokens), text
+        # A Thai letter left on its own ("อ.เมือง", "ค้าบบ") once misspellings are mended is no word.
+        return [t for t in self.correct(tokens) if not _LONE_THAI.match(t)], text
 
     def retone(self, text: str) -> str:
         """Thai typed without tone marks ("สงขอมูลไมได"), the knowledge base's words given theirs

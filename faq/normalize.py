@@ -80,7 +80,9 @@ PARTICLES = frozenset(
 
 # มากกกก → มาก; digits are never folded (1000000). Three of a letter inside a word are left
 # alone: a word ending in a double letter meets one starting with it ("ระบบ" + "บันทึก").
-_REPEATS = re.compile(r"([^\d\s])\1{3,}|([^\d\s])\2{2}(?![\u0e00-\u0e7f])")
+_REPEATS = re.compile(
+    r"([^\d\s])\1{3,}|([^\d\s])\2{2}(?![\u0e00-\u0e7f])|([\u0e30\u0e32\u0e46])\3+"
+)  # and a doubled sara a, sara aa or mai yamok, which no Thai word has ("ค่าา", "คะะ")
 _DOTS_IN_ABBREVIATIONS = re.compile(
     r"(?<!\d)\.|\.(?!\d)"
 )  # จปฐ. รพ.สต. lose their dots; 12.5 keeps
@@ -150,7 +152,7 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFC", text).translate(_SURFACE).lower()
     # Common Thai typing slips: เ+เ for แ, nikhahit + sara aa for sara am.
     text = text.replace("เเ", "แ").replace("\u0e4d\u0e32", "\u0e33")
-    text = _REPEATS.sub(lambda m: m.group(1) or m.group(2), text)
+    text = _REPEATS.sub(lambda m: m.group(1) or m.group(2) or m.group(3), text)
     text = _THOUSANDS.sub("", text)
     text = _DOTS_IN_ABBREVIATIONS.sub("", text)
     text = text.translate(_SYMBOLS)
