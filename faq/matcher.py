@@ -27,7 +27,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -49,6 +49,8 @@ _MARKERS = frozenset({PROVINCE, REGION, NUMBER})
 THAI_NUMBER_WORD = re.compile(r"(?:หนึ่ง|เอ็ด|สอง|ยี่|สาม|สี่|ห้า|หก|เจ็ด|แปด|เก้า|สิบ|ร้อย|พัน|หมื่น|แสน|ล้าน)+")
 
 W_TOKENS, W_CHARS, W_FUZZ = 0.5, 0.3, 0.2
+# A candidate's score: (1 − W_TOPIC) · its best phrasing's + W_TOPIC · its topic's word cosine.
+W_TOPIC = 0.3
 
 _THAI = re.compile(r"[\u0e00-\u0e7f]")
 _THAI_LETTERS = re.compile(r"[\u0e01-\u0e2e]")
@@ -264,11 +266,24 @@ class Matcher:
         # A place name alone says nothing ("เที่ยวเชียงใหม่" is no coordinator question).
         self.tokens.damp([PROVINCE, REGION])
         self.grams = _Index(gram_sets, self.owners)
+        # Each topic's words over all its phrasings: phrasings having the word · its IDF, unit length.
+        having: dict[str, Counter[str]] = defaultdict(Counter)
+        for owner, features in zip(self.owners, token_sets, strict=True):
+            having[owner].update(features)
+        self._topics: dict[str, dict[str, float]] = {}
+        for owner, counts in having.items():
+            vector = {t: n * self.tokens.idf[t] for t, n in counts.items()}
+            length = math.sqrt(math.fsum(v * v for v in vector.values())) or 1.0
+            self._topics[owner] = {t: v / length for t, v in vector.items()}
         self._doc_requires = {
             d: self.requires[owner] for d, owner in enumerate(self.owners) if owner in self.requires
         }
-        # The words a misspelling is corrected to: the indexed words and every synonym's forms.
-        self._vocabulary = {w: w for w in self.tokens.idf if len(w) >= SPELLING_MIN_CHARS}
+        # In a fixed order (an index's words come in the order a set gave them): the knowledge
+        # base's words, the most widely used first; then synonyms' forms and everyday words.
+        words = sorted(self.tokens.idf, key=lambda w: (-len(self.tokens.postings[w]), w))
+        # The words a misspelling is corrected to: the indexed words and every synonym's forms
+        # (of equally close words, the first of these wins).
+        self._vocabulary = {w: w for w in words if len(w) >= SPELLING_MIN_CHARS}
         self._vocabulary.update(
             (form, canonical)
             for form, canonical in tokenizer.synonyms.items()
@@ -276,14 +291,13 @@ class Matcher:
         )
         self._vocabulary = {w: c for w, c in self._vocabulary.items() if _THAI.match(w)}
         self._speller = Speller(self._vocabulary)
-        self._untoned = _untoned_words(
-            [*self.tokens.idf, *tokenizer.synonyms, *PARTICLES, *FILLERS, *_COMMON_TONED]
-        )
+        others = sorted({*tokenizer.synonyms, *PARTICLES, *FILLERS, *_COMMON_TONED})
+        self._untoned = _untoned_words([*words, *others])
         self._untoned_lengths = sorted({len(k) for k in self._untoned}, reverse=True)
         # The vocabulary by skeleton: what a word keeps when its tone marks and its easily
         # confused letters (ศ ษ ซ → ส, ณ → น, ธ → ท, ภ → พ, ใ → ไ …) are set aside.
         self._skeletons: dict[str, str] = {}
-        for word in [*self.tokens.idf, *tokenizer.synonyms]:
+        for word in [*words, *sorted(tokenizer.synonyms)]:
             canonical = tokenizer.synonyms.get(word, word)
             if canonical in self.tokens.idf and len(word) >= 2 and _THAI.match(word):
                 self._skeletons.setdefault(skeleton(word), canonical)
@@ -401,10 +415,27 @@ class Matcher:
             owner = self.owners[d]
             if score > best.get(owner, 0.0):
                 best[owner] = score
+        if best:
+            topical = self._topic_cosines(tokens, best)
+            best = {o: (1 - W_TOPIC) * s + W_TOPIC * topical[o] for o, s in best.items()}
         if "coordinator-central" in best and UNREACHABLE.search(text):
             best["coordinator-central"] += UNREACHABLE_BOOST
         ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)[:top]
         return [Candidate(i, round(s, 4)) for i, s in ranked]
+
+    def _topic_cosines(self, tokens: list[str], owners: Iterable[str]) -> dict[str, float]:
+        """Cosine of the question's words with each topic's words (all its phrasings together,
+        each word weighted by how many phrasings have it and by its IDF): a question that
+        takes one word from one phrasing and another from a second still meets its topic."""
+        idf, unknown = self.tokens.idf, self.tokens.unknown_idf
+        present = set(tokens)
+        # fsum: exact, so the result does not hang on the order a set happens to iterate in.
+        norm = math.sqrt(math.fsum(idf.get(t, unknown) ** 2 for t in present)) or 1.0
+        out = {}
+        for owner in owners:
+            vector = self._topics[owner]
+            out[owner] = math.fsum(vector[t] * idf[t] for t in present if t in vector) / norm
+        return out
 
     def _best_documents(self, tokens: list[str], text: str) -> list[tuple[int, float]]:
         """The `FUZZ_TOP_DOCS` documents with the best W_TOKENS · token cosine + W_CHARS · trigram
