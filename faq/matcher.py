@@ -35,7 +35,7 @@ from itertools import chain
 from pythainlp.util import eng_to_thai
 from rapidfuzz import fuzz
 
-from faq.decision import FEATURES, Decider, Redirect, find_redirect
+from faq.decision import FEATURES, Decider, Redirect, any_redirect, find_redirect
 from faq.directory import Directory
 from faq.kb import Entry
 from faq.normalize import FILLERS, PARTICLES, Tokenizer, normalize
@@ -231,6 +231,7 @@ class Matcher:
         self.tokenizer = tokenizer
         self.decider = decider
         self.redirects = tuple(redirects)
+        self._any_redirect = any_redirect(self.redirects)
         self._vocabulary: dict[str, str] = {}
         self._speller = Speller(())
         self._untoned: dict[str, str] = {}  # filled once the phrasings are indexed
@@ -509,7 +510,7 @@ class Matcher:
         unknown = sum(t not in self.tokens.idf for t in words) / len(words) if words else 1.0
         # The question as typed (normalized), before English is read as Thai: "student loan"
         # is a loan, not a child.
-        redirect = find_redirect(self.redirects, normalize(question))
+        redirect = find_redirect(self.redirects, normalize(question), self._any_redirect)
         first = ranked[0] if ranked else Candidate("", 0.0)
         second = ranked[1] if len(ranked) > 1 else Candidate("", 0.0)
         values = [
