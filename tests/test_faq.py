@@ -324,10 +324,11 @@ def test_the_bound_never_rules_out_a_document_that_reaches_the_floor(faq, crowde
                 assert d in index.reach(query, W_CHARS, score), row["q"]
 
 
-def test_a_sample_of_answers_is_what_it_was_before_the_matcher_was_made_fast(faq):
-    """249 questions of our sets (every eighth, and every one answered with a choice) and what the
-    matcher made of them before the speed work of 2026-11-25 (`tests/data/faq/matches.jsonl`).
-    Speed work must change none of it; a change meant to change answers regenerates the file
+def test_a_sample_of_answers_is_what_it_was_when_recorded(faq):
+    """244 questions of our sets (every eighth, and every one answered with a choice) and what the
+    matcher made of them, recorded after the second pass of issue 11 (`tests/data/faq/matches.jsonl`;
+    the first recording, before the speed work of 2026-11-25, held 249). Speed work must change
+    none of it; a change meant to change answers regenerates the file
     (`python bench/faq_answers.py sample tests/data/faq/matches.jsonl`) and says so."""
     rows = read_rows(FIXTURES / "faq" / "matches.jsonl")
     for row in rows:
@@ -694,7 +695,8 @@ def test_who_pays_the_volunteers_is_still_answered(faq):
 def test_no_redirect_catches_a_question_we_answer():
     """Every phrasing of the knowledge base and every in-scope question of our sets (not the
     blind ones not yet scored) passes the redirects."""
-    service_rows = [row for path in our_sets() for row in read_rows(path) if row["id"]]
+    sets = [path for path in our_sets() if not path.name.startswith(("blind", "holdout"))]
+    service_rows = [row for path in sets for row in read_rows(path) if row["id"]]
     matcher = FaqService.load().matcher
     questions = [p for e in load_entries() for p in e.phrasings] + [r["q"] for r in service_rows]
     assert [q for q in questions if matcher.match(q).redirect] == []
