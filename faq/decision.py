@@ -66,20 +66,9 @@ def load_redirects(path: Path) -> list[Redirect]:
     ]
 
 
-def any_redirect(redirects: Sequence[Redirect]) -> re.Pattern[str] | None:
-    """One pattern matching where any of `redirects` does: most questions name no other
-    service, and one search says so instead of one per service."""
-    if not redirects:
-        return None
-    return re.compile("|".join(f"(?:{r.pattern.pattern})" for r in redirects))
-
-
-def find_redirect(
-    redirects: Sequence[Redirect], normalized: str, any_of: re.Pattern[str] | None = None
-) -> Redirect | None:
-    """The first of `redirects` (in their order) the question names."""
-    if any_of is not None and not any_of.search(normalized):
-        return None
+def find_redirect(redirects: Sequence[Redirect], normalized: str) -> Redirect | None:
+    """The first of `redirects` (in their order) the question names. (One pattern joining them
+    all was measured slower: each alone starts with words the regex engine scans for fast.)"""
     return next((r for r in redirects if r.pattern.search(normalized)), None)
 
 

@@ -35,7 +35,7 @@ from itertools import chain
 from pythainlp.util import eng_to_thai
 from rapidfuzz import fuzz
 
-from faq.decision import FEATURES, Decider, Redirect, any_redirect, find_redirect
+from faq.decision import FEATURES, Decider, Redirect, find_redirect
 from faq.directory import Directory
 from faq.kb import Entry
 from faq.normalize import FILLERS, PARTICLES, Tokenizer, normalize
@@ -231,7 +231,6 @@ class Matcher:
         self.tokenizer = tokenizer
         self.decider = decider
         self.redirects = tuple(redirects)
-        self._any_redirect = any_redirect(self.redirects)
         self._vocabulary: dict[str, str] = {}
         self._speller = Speller(())
         self._untoned: dict[str, str] = {}  # filled once the phrasings are indexed
@@ -305,8 +304,11 @@ class Matcher:
 
     def prepare(self, question: str) -> tuple[list[str], str]:
         """Tokens and normalized text, with place names replaced by placeholders."""
+        return self._prepare(normalize(question))
+
+    def _prepare(self, normalized: str) -> tuple[list[str], str]:
         # English first, so "south region" is found as ภาคใต้ like the Thai.
-        text = self.tokenizer.translate(normalize(question))
+        text = self.tokenizer.translate(normalized)
         if self._untoned and not _TONE_MARKS.search(text) and len(_THAI_LETTERS.findall(text)) >= 6:
             text = self.retone(text)
         for finder, marker in (
@@ -318,7 +320,7 @@ class Matcher:
                 text = f"{text[: found.start]} {marker} {text[found.end :]}"
         tokens = [
             NUMBER if t[:1].isdigit() or THAI_NUMBER_WORD.fullmatch(t) else _PLACEHOLDERS.get(t, t)
-            for t in self.tokenizer.tokens(text, normalized=True)
+            for t in self.tokenizer.tokens(text, normalized=True, translated=True)
         ]
         # A Thai letter left on its own ("อ.เมือง", "ค้าบบ") once misspellings are mended is no word.
         return [t for t in self.correct(tokens) if not _LONE_THAI.match(t)], text
@@ -504,13 +506,14 @@ class Matcher:
 
     def features(self, question: str) -> tuple[list[Candidate], list[float], Redirect | None]:
         """The ranking of a question and what the decision sees of it (`decision.FEATURES`)."""
-        tokens, text = self.prepare(question)
+        normalized = normalize(question)
+        tokens, text = self._prepare(normalized)
         ranked = self._rank(tokens, text, top=3)
         words = [t for t in tokens if t not in _MARKERS]
         unknown = sum(t not in self.tokens.idf for t in words) / len(words) if words else 1.0
         # The question as typed (normalized), before English is read as Thai: "student loan"
         # is a loan, not a child.
-        redirect = find_redirect(self.redirects, normalize(question), self._any_redirect)
+        redirect = find_redirect(self.redirects, normalized)
         first = ranked[0] if ranked else Candidate("", 0.0)
         second = ranked[1] if len(ranked) > 1 else Candidate("", 0.0)
         values = [

@@ -242,8 +242,10 @@ class Tokenizer:
                     return f" {thai} "
         return word
 
-    def tokens(self, text: str, normalized: bool = False) -> list[str]:
-        text = self.translate(text if normalized else normalize(text))
+    def tokens(self, text: str, normalized: bool = False, translated: bool = False) -> list[str]:
+        """`normalized`: `text` is `normalize`d already; `translated`: and `translate`d too."""
+        if not translated:
+            text = self.translate(text if normalized else normalize(text))
         out: list[str] = []
         for token in word_tokenize(
             text, custom_dict=self.dictionary, engine="newmm", keep_whitespace=False
