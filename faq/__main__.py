@@ -69,7 +69,8 @@ def cmd_calibrate(service: FaqService, paths: list[Path]) -> int:
     print(f"{len(rows)} questions from {len(paths)} files; {name} {chosen} in use")
     try:
         for step in range(13):
-            line = round((0.26 if model else 0.24) + (0.05 if model else 0.02) * step, 2)
+            # Around the line in use (the middle of 13): training may put it anywhere.
+            line = round(chosen + (0.05 if model else 0.02) * (step - 6), 2)
             if model:  # single-threaded CLI: swapping the model in place is safe
                 matcher.decider = replace(model, answer_at=line, choose_at=line)
             else:

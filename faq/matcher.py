@@ -27,7 +27,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -38,7 +38,7 @@ from rapidfuzz import fuzz
 from faq.decision import FEATURES, Decider, Redirect, find_redirect
 from faq.directory import Directory
 from faq.kb import Entry
-from faq.normalize import Tokenizer, normalize
+from faq.normalize import FILLERS, PARTICLES, Tokenizer, normalize
 from faq.spelling import MIN_CHARS as SPELLING_MIN_CHARS
 from faq.spelling import Speller
 
@@ -49,8 +49,17 @@ _MARKERS = frozenset({PROVINCE, REGION, NUMBER})
 THAI_NUMBER_WORD = re.compile(r"(?:หนึ่ง|เอ็ด|สอง|ยี่|สาม|สี่|ห้า|หก|เจ็ด|แปด|เก้า|สิบ|ร้อย|พัน|หมื่น|แสน|ล้าน)+")
 
 W_TOKENS, W_CHARS, W_FUZZ = 0.5, 0.3, 0.2
+# A candidate's score: (1 − W_TOPIC) · its best phrasing's + W_TOPIC · its topic's word cosine.
+W_TOPIC = 0.3
 
 _THAI = re.compile(r"[\u0e00-\u0e7f]")
+_THAI_LETTERS = re.compile(r"[\u0e01-\u0e2e]")
+_LONE_THAI = re.compile(r"^[\u0e01-\u0e4f]$")
+# Tone marks and the short-vowel mark (mai taikhu): what chat typing most often leaves out.
+_TONE_MARKS = re.compile(r"[\u0e48-\u0e4b]")
+_NO_TONES = str.maketrans("", "", "\u0e47\u0e48\u0e49\u0e4a\u0e4b")
+# Everyday words with tone marks that a question untoned may hold beside the knowledge base's.
+_COMMON_TONED = ("ไม่", "ได้", "ต้อง", "ที่", "แล้ว", "ให้", "ข้อมูล", "บ้าน", "ผ่าน", "ส่ง")
 # Mostly Latin letters and symbols a Thai keyboard layout puts on letter keys.
 _LATIN_LETTERS = re.compile(r"^[\x21-\x7e\s]*[a-zA-Z;',./\[\]][\x21-\x7e\s]*$")
 
@@ -224,6 +233,8 @@ class Matcher:
         self.redirects = tuple(redirects)
         self._vocabulary: dict[str, str] = {}
         self._speller = Speller(())
+        self._untoned: dict[str, str] = {}  # filled once the phrasings are indexed
+        self._untoned_lengths: list[int] = []
         self.directory = directory
         self.threshold = threshold
         self.margin = margin
@@ -255,11 +266,24 @@ class Matcher:
         # A place name alone says nothing ("เที่ยวเชียงใหม่" is no coordinator question).
         self.tokens.damp([PROVINCE, REGION])
         self.grams = _Index(gram_sets, self.owners)
+        # Each topic's words over all its phrasings: phrasings having the word · its IDF, unit length.
+        having: dict[str, Counter[str]] = defaultdict(Counter)
+        for owner, features in zip(self.owners, token_sets, strict=True):
+            having[owner].update(features)
+        self._topics: dict[str, dict[str, float]] = {}
+        for owner, counts in having.items():
+            vector = {t: n * self.tokens.idf[t] for t, n in counts.items()}
+            length = math.sqrt(math.fsum(v * v for v in vector.values())) or 1.0
+            self._topics[owner] = {t: v / length for t, v in vector.items()}
         self._doc_requires = {
             d: self.requires[owner] for d, owner in enumerate(self.owners) if owner in self.requires
         }
-        # The words a misspelling is corrected to: the indexed words and every synonym's forms.
-        self._vocabulary = {w: w for w in self.tokens.idf if len(w) >= SPELLING_MIN_CHARS}
+        # In a fixed order (an index's words come in the order a set gave them): the knowledge
+        # base's words, the most widely used first; then synonyms' forms and everyday words.
+        words = sorted(self.tokens.idf, key=lambda w: (-len(self.tokens.postings[w]), w))
+        # The words a misspelling is corrected to: the indexed words and every synonym's forms
+        # (of equally close words, the first of these wins).
+        self._vocabulary = {w: w for w in words if len(w) >= SPELLING_MIN_CHARS}
         self._vocabulary.update(
             (form, canonical)
             for form, canonical in tokenizer.synonyms.items()
@@ -267,11 +291,26 @@ class Matcher:
         )
         self._vocabulary = {w: c for w, c in self._vocabulary.items() if _THAI.match(w)}
         self._speller = Speller(self._vocabulary)
+        others = sorted({*tokenizer.synonyms, *PARTICLES, *FILLERS, *_COMMON_TONED})
+        self._untoned = _untoned_words([*words, *others])
+        self._untoned_lengths = sorted({len(k) for k in self._untoned}, reverse=True)
+        # The vocabulary by skeleton: what a word keeps when its tone marks and its easily
+        # confused letters (ศ ษ ซ → ส, ณ → น, ธ → ท, ภ → พ, ใ → ไ …) are set aside.
+        self._skeletons: dict[str, str] = {}
+        for word in [*words, *sorted(tokenizer.synonyms)]:
+            canonical = tokenizer.synonyms.get(word, word)
+            if canonical in self.tokens.idf and len(word) >= 2 and _THAI.match(word):
+                self._skeletons.setdefault(skeleton(word), canonical)
 
     def prepare(self, question: str) -> tuple[list[str], str]:
         """Tokens and normalized text, with place names replaced by placeholders."""
+        return self._prepare(normalize(question))
+
+    def _prepare(self, normalized: str) -> tuple[list[str], str]:
         # English first, so "south region" is found as ภาคใต้ like the Thai.
-        text = self.tokenizer.translate(normalize(question))
+        text = self.tokenizer.translate(normalized)
+        if self._untoned and not _TONE_MARKS.search(text) and len(_THAI_LETTERS.findall(text)) >= 6:
+            text = self.retone(text)
         for finder, marker in (
             (self.directory.find_province, "xprovincex"),
             (self.directory.find_region, "xregionx"),
@@ -281,9 +320,28 @@ class Matcher:
                 text = f"{text[: found.start]} {marker} {text[found.end :]}"
         tokens = [
             NUMBER if t[:1].isdigit() or THAI_NUMBER_WORD.fullmatch(t) else _PLACEHOLDERS.get(t, t)
-            for t in self.tokenizer.tokens(text, normalized=True)
+            for t in self.tokenizer.tokens(text, normalized=True, translated=True)
         ]
-        return self.correct(tokens), text
+        # A Thai letter left on its own ("อ.เมือง", "ค้าบบ") once misspellings are mended is no word.
+        return [t for t in self.correct(tokens) if not _LONE_THAI.match(t)], text
+
+    def retone(self, text: str) -> str:
+        """Thai typed without tone marks ("สงขอมูลไมได"), the knowledge base's words given theirs
+        back: the longest word whose untoned form starts at each position."""
+        text = text.translate(_NO_TONES)
+        out: list[str] = []
+        i, n = 0, len(text)
+        while i < n:
+            for length in self._untoned_lengths:
+                word = self._untoned.get(text[i : i + length]) if i + length <= n else None
+                if word is not None:
+                    out.append(word)
+                    i += length
+                    break
+            else:
+                out.append(text[i])
+                i += 1
+        return "".join(out)
 
     def correct(self, tokens: list[str]) -> list[str]:
         """Chat misspellings of the knowledge base's words, mended: newmm cuts a misspelled word
@@ -292,6 +350,7 @@ class Matcher:
         distance and replaced when close enough."""
         if not self._vocabulary:
             return tokens
+        tokens = self._by_skeleton(tokens)
         out: list[str] = []
         i = 0
         while i < len(tokens):
@@ -319,6 +378,32 @@ class Matcher:
                 i = best[1]
         return out
 
+    def _by_skeleton(self, tokens: list[str]) -> list[str]:
+        """Runs of unknown Thai fragments that spell a known word but for tone marks or a
+        confused letter ("ผาน", "ประสานงาร" no; "โควิท" → โควิด no; "ศึกสา" → ศึกษา), joined
+        back into it: the longest run from each fragment whose skeleton is a known word's."""
+        known = self.tokens.idf
+        out: list[str] = []
+        i, n = 0, len(tokens)
+        while i < n:
+            if tokens[i] in known or not _THAI.match(tokens[i]):
+                out.append(tokens[i])
+                i += 1
+                continue
+            end = i
+            while end < n and tokens[end] not in known and _THAI.match(tokens[end]):
+                end += 1
+            for stop in range(end, i, -1):
+                word = self._skeletons.get(skeleton("".join(tokens[i:stop])))
+                if word is not None:
+                    out.append(word)
+                    i = stop
+                    break
+            else:
+                out.append(tokens[i])
+                i += 1
+        return out
+
     def rank(self, question: str, top: int = 5) -> list[Candidate]:
         return self._rank(*self.prepare(question), top=top)
 
@@ -333,10 +418,27 @@ class Matcher:
             owner = self.owners[d]
             if score > best.get(owner, 0.0):
                 best[owner] = score
+        if best:
+            topical = self._topic_cosines(tokens, best)
+            best = {o: (1 - W_TOPIC) * s + W_TOPIC * topical[o] for o, s in best.items()}
         if "coordinator-central" in best and UNREACHABLE.search(text):
             best["coordinator-central"] += UNREACHABLE_BOOST
         ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)[:top]
         return [Candidate(i, round(s, 4)) for i, s in ranked]
+
+    def _topic_cosines(self, tokens: list[str], owners: Iterable[str]) -> dict[str, float]:
+        """Cosine of the question's words with each topic's words (all its phrasings together,
+        each word weighted by how many phrasings have it and by its IDF): a question that
+        takes one word from one phrasing and another from a second still meets its topic."""
+        idf, unknown = self.tokens.idf, self.tokens.unknown_idf
+        present = set(tokens)
+        # fsum: exact, so the result does not hang on the order a set happens to iterate in.
+        norm = math.sqrt(math.fsum(idf.get(t, unknown) ** 2 for t in present)) or 1.0
+        out = {}
+        for owner in owners:
+            vector = self._topics[owner]
+            out[owner] = math.fsum(vector[t] * idf[t] for t in present if t in vector) / norm
+        return out
 
     def _best_documents(self, tokens: list[str], text: str) -> list[tuple[int, float]]:
         """The `FUZZ_TOP_DOCS` documents with the best W_TOKENS · token cosine + W_CHARS · trigram
@@ -404,11 +506,14 @@ class Matcher:
 
     def features(self, question: str) -> tuple[list[Candidate], list[float], Redirect | None]:
         """The ranking of a question and what the decision sees of it (`decision.FEATURES`)."""
-        tokens, text = self.prepare(question)
+        normalized = normalize(question)
+        tokens, text = self._prepare(normalized)
         ranked = self._rank(tokens, text, top=3)
         words = [t for t in tokens if t not in _MARKERS]
         unknown = sum(t not in self.tokens.idf for t in words) / len(words) if words else 1.0
-        redirect = find_redirect(self.redirects, text)
+        # The question as typed (normalized), before English is read as Thai: "student loan"
+        # is a loan, not a child.
+        redirect = find_redirect(self.redirects, normalized)
         first = ranked[0] if ranked else Candidate("", 0.0)
         second = ranked[1] if len(ranked) > 1 else Candidate("", 0.0)
         values = [
@@ -430,7 +535,7 @@ class Matcher:
             # the decision likes it better.
             swapped = self.features(eng_to_thai(question))
             if self.decider.probability(swapped[1]) > self.decider.probability(values):
-                ranked, values, redirect = swapped
+                ranked, values, redirect = swapped[0], swapped[1], redirect or swapped[2]
         if not ranked:
             return MatchResult(None, 0.0, None, None, 0.0, False, redirect=_id(redirect))
         first = ranked[0]
@@ -468,6 +573,27 @@ class Matcher:
             runner_up_score=second.score,
             ambiguous=ambiguous,
         )
+
+
+_SKELETON = str.maketrans(
+    "ศษซณธฑฒภใญฐฆฎฏฬ", "สสสนทททพไยถคดตล", "\u0e47\u0e48\u0e49\u0e4a\u0e4b\u0e4c"
+)
+
+
+def skeleton(word: str) -> str:
+    """A Thai word without tone marks, mai taikhu and thanthakhat, its easily confused letters
+    folded into one."""
+    return word.translate(_SKELETON)
+
+
+def _untoned_words(words: Iterable[str]) -> dict[str, str]:
+    """Untoned form → the word, for Thai words of two letters or more; of two words with one
+    untoned form, the first listed wins."""
+    table: dict[str, str] = {}
+    for word in words:
+        if len(word) >= 2 and _THAI.match(word) and " " not in word:
+            table.setdefault(word.translate(_NO_TONES), word)
+    return table
 
 
 def _id(redirect: Redirect | None) -> str | None:

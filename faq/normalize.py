@@ -30,6 +30,12 @@ FILLERS = frozenset(
     {"รบกวน", "สอบถาม", "อยากทราบ", "อยาก", "ทราบ", "ไม่ทราบ", "ขอถาม", "ถาม", "หน่อย", "ด้วย"}
     | {"คือ", "ว่า", "แบบนี้", "เอ่อ", "บอก", "ช่วงนี้", "ตอนนี้", "ดี"}  # ดี: "ทำยังไงดีครับ"
     | {"ผม", "กระผม", "ดิฉัน", "ฉัน", "หนู"}  # who asks says nothing about what
+    # The telling around a question in a story: when, who else, how sure (issue 11)
+    | {"เมื่อวาน", "วันนี้", "เมื่อเช้า", "ก็", "เห็น", "ได้ยิน", "ลอง", "อีก", "ถ้า", "แน่ใจ"}
+    | {"มัน", "นึง", "กำลัง", "กำลังจะ", "ปกติ", "ป่าว", "เปล่า", "เอา", "พอ", "พอดี", "แล้วก็"}
+    | {"ซึ่ง", "โดย", "เพื่อ", "กรณี", "ทั้งที่", "ตั้งแต่", "น่าจะ", "คง", "คงจะ", "อยากรู้"}
+    | {"อยากได้", "สงสัย", "พี่", "น้อง", "ลุง", "ป้า", "แม่", "พ่อ", "ลูก", "เพื่อน", "หัวหน้า"}
+    | {"ท่าน", "คุณ", "เขา", "เค้า", "จริงๆ", "เคย", "ทั้งวัน"}
 )
 
 # Sentence-final particles and politeness words: they say nothing about the topic.
@@ -75,18 +81,45 @@ PARTICLES = frozenset(
         "เหรอ",
         "ๆ",
         "ฯ",
+        "ค้า",
+        "คร่า",
+        "ฮ่ะ",
+        "เด้อ",
+        "เน้อ",
+        "จ๋า",
+        "ค่าบ",
     }
 )
 
 # มากกกก → มาก; digits are never folded (1000000). Three of a letter inside a word are left
 # alone: a word ending in a double letter meets one starting with it ("ระบบ" + "บันทึก").
-_REPEATS = re.compile(r"([^\d\s])\1{3,}|([^\d\s])\2{2}(?![\u0e00-\u0e7f])")
+_REPEATS = re.compile(
+    r"([^\d\s])\1{3,}|([^\d\s])\2{2}(?![\u0e00-\u0e7f])|([\u0e30\u0e32\u0e46])\3+"
+)  # and a doubled sara a, sara aa or mai yamok, which no Thai word has ("ค่าา", "คะะ")
 _DOTS_IN_ABBREVIATIONS = re.compile(
     r"(?<!\d)\.|\.(?!\d)"
 )  # จปฐ. รพ.สต. lose their dots; 12.5 keeps
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")  # 38,000 → 38000
 _SPACES = re.compile(r"\s+")
 _LATIN = re.compile(r"[a-z]")
+_LATIN_WORD = re.compile(r"(?<![a-z0-9])[a-z]{4,}(?![a-z0-9])")
+# English endings tried, in turn, on a word the lexicon does not have: (ending, what replaces it).
+_ENGLISH_SUFFIXES = (
+    ("ies", "y"),
+    ("ied", "y"),
+    ("ing", ""),
+    ("ing", "e"),
+    ("ed", ""),
+    ("ed", "e"),
+    ("es", ""),
+    ("s", ""),
+    ("ly", ""),
+    ("er", ""),
+    ("ers", ""),
+    ("ment", ""),
+    ("ation", "e"),
+    ("ation", ""),
+)
 
 
 class _CharacterMap(dict[int, int | str | None]):
@@ -132,7 +165,7 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFC", text).translate(_SURFACE).lower()
     # Common Thai typing slips: เ+เ for แ, nikhahit + sara aa for sara am.
     text = text.replace("เเ", "แ").replace("\u0e4d\u0e32", "\u0e33")
-    text = _REPEATS.sub(lambda m: m.group(1) or m.group(2), text)
+    text = _REPEATS.sub(lambda m: m.group(1) or m.group(2) or m.group(3), text)
     text = _THOUSANDS.sub("", text)
     text = _DOTS_IN_ABBREVIATIONS.sub("", text)
     text = text.translate(_SYMBOLS)
@@ -194,10 +227,25 @@ class Tokenizer:
                 text = text.replace(form, f" {canonical} ")
         if self._english is not None and _LATIN.search(text):
             text = self._english.sub(lambda m: f" {self._thai_for[m.group(0)]} ", text)
+            if _LATIN.search(text):
+                text = _LATIN_WORD.sub(self._stemmed, text)
         return _SPACES.sub(" ", text).strip()
 
-    def tokens(self, text: str, normalized: bool = False) -> list[str]:
-        text = self.translate(text if normalized else normalize(text))
+    def _stemmed(self, match: re.Match[str]) -> str:
+        """An English word the lexicon lacks, read as a form of one it has ("crashing" as
+        "crash", "verifies" as "verify"); left as it is when no form is known."""
+        word = match.group(0)
+        for suffix, replacement in _ENGLISH_SUFFIXES:
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                thai = self._thai_for.get(word[: len(word) - len(suffix)] + replacement)
+                if thai is not None:
+                    return f" {thai} "
+        return word
+
+    def tokens(self, text: str, normalized: bool = False, translated: bool = False) -> list[str]:
+        """`normalized`: `text` is `normalize`d already; `translated`: and `translate`d too."""
+        if not translated:
+            text = self.translate(text if normalized else normalize(text))
         out: list[str] = []
         for token in word_tokenize(
             text, custom_dict=self.dictionary, engine="newmm", keep_whitespace=False

@@ -95,9 +95,33 @@ OFF_TOPIC = [
 ]
 
 
+# Letters chat typing confuses (the first typed for the second and back).
+CONFUSED = [("ศ", "ส"), ("ษ", "ส"), ("ณ", "น"), ("ธ", "ท"), ("ภ", "พ"), ("ใ", "ไ"), ("ร", "ล")]
+
+
+def _slipped(question: str, rng: random.Random) -> str:
+    """Chat slips the matcher mends: every tone mark left out, a confused letter, a letter
+    dropped."""
+    kind = rng.randrange(3)
+    if kind == 0:
+        return "".join(ch for ch in question if ch not in TONE_MARKS)
+    if kind == 1:
+        pairs = [(a, b) for pair in CONFUSED for a, b in (pair, pair[::-1]) if a in question]
+        if pairs:
+            a, b = rng.choice(pairs)
+            return question.replace(a, b, 1)
+    letters = [i for i, ch in enumerate(question) if "\u0e01" <= ch <= "\u0e2e"]
+    if len(letters) > 6:
+        i = rng.choice(letters)
+        return question[:i] + question[i + 1 :]
+    return question.replace(" ", "")
+
+
 def _noisy(question: str, rng: random.Random) -> str:
     """One chat-typing or story variant of a phrasing."""
-    kind = rng.randrange(6)
+    kind = rng.randrange(8)
+    if kind >= 6:
+        return _slipped(question, rng) + rng.choice(PARTICLES)
     if kind == 0:
         return question.replace(" ", "") + rng.choice(PARTICLES)
     if kind == 1:

@@ -41,7 +41,7 @@ def test_a_confident_match_is_answered_with_a_way_out(runtime, bot, sim):
 
 
 def test_two_close_candidates_are_offered_as_choices(runtime, bot, sim, faq_service):
-    message = chat(sim, "ตรวจอายุสมาชิก")
+    message = chat(sim, "แอป")
     postbacks = [a for a in quick_items(message) if a["type"] == "postback"]
     assert len(postbacks) == 2
     picked = postbacks[0]
