@@ -1,20 +1,26 @@
 """The console in a real browser (Chromium, phone-sized, Thai): signing in with LINE (through the
-simulator's LINE Login), with a password and with a second factor, CSRF, the sign-in limit, a deactivated person's open session, and a LINE
-ticket reaching the queue page while it is open."""
+simulator's LINE Login), with a password and with a second factor, CSRF, the sign-in limit, a
+deactivated person's open session, a LINE ticket reaching the queue page while it is open,
+another province's ticket by URL, and a logged call whose ticket escalates."""
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
 from bot.db import transaction
+from bot.ticket_sweep import sweep_tickets
 from tests.browser.conftest import COOKIE, Stack, report_problem, session_cookie, shot
+from tests.conftest import sim_messages, wait_until
 from tests.console_support import PASSWORD, make_coordinator, make_staff, totp_now
+from tests.test_tickets import link
 from ticketing import staff
 from ticketing.authority import actor_of
-from ticketing.models import Coordinator
+from ticketing.models import Coordinator, Ticket
 
 pytestmark = pytest.mark.browser
 
@@ -168,3 +174,56 @@ def test_a_line_ticket_shows_in_the_queue_within_3_s(stack: Stack, page: Page) -
     ticket = report_problem(stack)  # in LINE, while the page stays open
     expect(page.get_by_text(ticket.number)).to_be_visible(timeout=3000)
     shot(page, "console-queue-new-ticket")
+
+
+def test_another_provinces_ticket_url_is_404_for_a_province_coordinator(
+    stack: Stack, page: Page
+) -> None:
+    inside = report_problem(stack, user="U" + "b1" * 16, province="สุราษฎร์ธานี")
+    outside = report_problem(stack, user="U" + "c1" * 16, province="เชียงใหม่")
+    coordinator = make_coordinator(stack.runtime, "province", "สุราษฎร์ธานี", name="สมหญิง")
+    page.context.add_cookies([session_cookie(stack, coordinator)])
+
+    mine = page.goto(stack.console(f"/tickets/{inside.id}"))
+    assert mine is not None and mine.status == 200
+    expect(page.get_by_text(inside.number).first).to_be_visible()
+    theirs = page.goto(stack.console(f"/tickets/{outside.id}"))
+    assert theirs is not None and theirs.status == 404
+    expect(page.get_by_role("heading", name="ไม่พบหน้านี้")).to_be_visible()
+    expect(page.get_by_text(outside.number)).to_have_count(0)
+    image = page.goto(stack.console(f"/tickets/{outside.id}/images/1"))
+    assert image is not None and image.status == 404
+    shot(page, "console-other-province-404")
+
+
+def test_a_logged_call_opens_a_ticket_that_escalates(stack: Stack, page: Page) -> None:
+    """An operator logs a call needing follow-up; nobody takes the ticket at province, so the
+    sweep sends it to the region, whose coordinator is told in LINE — as for a LINE ticket."""
+    operator, _ = make_staff(stack.runtime, "operator", "somsri")
+    region_line = "U" + "d1" * 16
+    link(stack.runtime, "U" + "e1" * 16, "province", "สุราษฎร์ธานี")
+    link(stack.runtime, region_line, "region", region="ภาคใต้")
+    page.context.add_cookies([session_cookie(stack, operator)])
+    page.goto(stack.console("/calls"))
+    page.fill("#phone", "081-234-5678")
+    page.fill("#caller_name", "สมชาย ใจดี")
+    page.fill("#province", "สุราษฎร์ธานี")
+    page.select_option("#category", "upload-failed")
+    page.fill("#question", "ส่งข้อมูลไม่ได้ ขึ้น error ทุกครั้ง")
+    page.click("#follow-up")
+    page.wait_for_url("**/console/tickets/*")
+    with stack.runtime.sessions() as session:
+        ticket = session.scalars(select(Ticket)).one()
+    assert (ticket.channel, ticket.level) == ("phone", "province")
+
+    sweep_tickets(stack.runtime, now=ticket.created_at + timedelta(minutes=31))
+    page.reload()
+    expect(page.get_by_text("ระดับภาค").first).to_be_visible()
+    with stack.runtime.sessions() as session:
+        assert session.get(Ticket, ticket.id).level == "region"
+    cards = wait_until(
+        lambda: [m for m in sim_messages(stack.sim_url, region_line) if ticket.number in str(m)],
+        what="the region coordinator's card in LINE",
+    )
+    assert cards
+    shot(page, "console-phone-ticket-escalated")
