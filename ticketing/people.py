@@ -332,16 +332,7 @@ def deactivate(
     if not person.active:
         raise TicketError(f"{person.name} ถูกระงับการใช้งานอยู่แล้ว")
     staff.deactivate(session, me, person_id, now)
-    session.execute(
-        update(InviteCode)
-        .where(
-            InviteCode.coordinator_id == person_id,
-            InviteCode.used_at.is_(None),
-            InviteCode.expires_at > now,
-        )
-        .values(expires_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    service.expire_invites(session, person_id, now)
     return _release(session, me, person, lambda t: False, f"{person.name} ถูกระงับการใช้งาน", now)
 
 

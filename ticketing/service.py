@@ -148,10 +148,8 @@ def area_for(
     return None, None
 
 
-def new_invite_code(session: Session, person_id: int, now: datetime | None = None) -> str:
-    """A one-time code (valid `INVITE_TTL`) for linking a LINE account to `person_id`; any
-    earlier unused code of theirs stops working."""
-    now = now or utcnow()
+def expire_invites(session: Session, person_id: int, now: datetime) -> None:
+    """Every unused invite code of `person_id` stops working now."""
     session.execute(
         update(InviteCode)
         .where(
@@ -162,6 +160,13 @@ def new_invite_code(session: Session, person_id: int, now: datetime | None = Non
         .values(expires_at=now)
         .execution_options(synchronize_session=False)
     )
+
+
+def new_invite_code(session: Session, person_id: int, now: datetime | None = None) -> str:
+    """A one-time code (valid `INVITE_TTL`) for linking a LINE account to `person_id`; any
+    earlier unused code of theirs stops working."""
+    now = now or utcnow()
+    expire_invites(session, person_id, now)
     code = "-".join(secrets.token_hex(2).upper() for _ in range(3))  # e.g. 9F2A-11C0-7B3E
     session.add(
         InviteCode(coordinator_id=person_id, code_hash=_hash(code), expires_at=now + INVITE_TTL)
