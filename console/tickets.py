@@ -214,6 +214,9 @@ def presence(ticket_id: int):
 def _act(ticket_id: int, done: str, change: Callable[[Session, Actor], list[Notice]]):
     """Carry out `change` in one transaction and tell people after the commit; back to the
     page (303) with `done`, or the page with the refusal (409)."""
+    # The whole body (a picture too) is read from the client before the transaction opens:
+    # a slow upload must not hold the database.
+    request.files  # noqa: B018
     try:
         with work() as w:
             # Another area's ticket is 404 whatever the form holds (checked again in the
