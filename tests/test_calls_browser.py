@@ -1,8 +1,8 @@
 """The calls page in a real browser (Debian's chromium, headless): an operator fills the form
 — the caller's history appears as the number is typed — and opens a follow-up ticket; a
 call-back is marked done through htmx (CSRF header from console.js, no inline script under the
-CSP). Phone-sized screenshots go to var/. The time from the first keystroke to the ticket
-page is written to var/console-calls-fill.json."""
+CSP). Phone-sized screenshots go to var/screenshots/. The time from the first keystroke to the ticket
+page is written to var/screenshots/console-calls-fill-*.json."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from ticketing.authority import actor_of
 from ticketing.models import CallBack, Coordinator, Ticket
 
 CHROMIUM = Path("/usr/bin/chromium")
-VAR = PROJECT_ROOT / "var"
+VAR = PROJECT_ROOT / "var" / "screenshots"
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
 
 
@@ -95,7 +95,7 @@ def test_an_operator_logs_a_follow_up_call_in_the_browser(runtime, bot, sim, chr
     shown = time.perf_counter()
     page.select_option("#category", "upload-failed")
     page.fill("#question", "กดส่งข้อมูลแล้วขึ้น error ทุกครั้ง")
-    VAR.mkdir(exist_ok=True)
+    VAR.mkdir(parents=True, exist_ok=True)
     shot_started = time.perf_counter()
     page.screenshot(path=str(VAR / f"console-calls-{caller}-390.png"), full_page=True)
     shot_s = time.perf_counter() - shot_started  # not part of the fill
@@ -135,6 +135,7 @@ def test_a_call_back_is_marked_done_through_htmx(runtime, bot, sim, chromium):
     item = page.locator(f"#call-back-{call_back_id}")
     item.get_by_text("ให้ลบแอปแล้วติดตั้งใหม่").wait_for()
     item.scroll_into_view_if_needed()
+    VAR.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(VAR / "console-call-back-390.png"))
     item.locator("input[name=note]").fill("โทรแจ้งแล้ว ผู้โทรเข้าใจ")
     item.get_by_role("button").click()

@@ -1,7 +1,7 @@
 """The ticket page in a real browser (Debian's chromium through Playwright, phone-sized):
 a claim and a reply made here reach the volunteer's simulator chat, a canned answer goes into
 the reply box, another person's typing shows within seconds, and the CSP lets all of it run.
-A screenshot is kept under var/screens/."""
+A screenshot is kept under var/screenshots/."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tests.test_authority import VOLUNTEER, report, texts
 from tests.test_tickets import link
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENS = PROJECT_ROOT / "var" / "screens"
+SCREENS = PROJECT_ROOT / "var" / "screenshots"
 PROVINCE = "U" + "b9" * 16
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")
