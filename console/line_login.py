@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.db import transaction
 from console.auth import begin_session, login_page, safe_next
 from console.web import console_blueprint, runtime
-from ticketing import staff
+from ticketing.authority import person_with_line
 
 log = logging.getLogger(__name__)
 ISSUER = "https://access.line.me"  # the same wherever LINE Login is served from
@@ -90,7 +90,7 @@ def callback():
         return login_page(error="เข้าสู่ระบบด้วย LINE ไม่สำเร็จ กรุณาลองอีกครั้ง", status=401)
     line_user_id = token["userinfo"]["sub"]
     with transaction(runtime().sessions) as db:
-        person = staff.line_sign_in(db, line_user_id)
+        person = person_with_line(db, line_user_id)
     if person is None:
         return login_page(
             error="บัญชี LINE นี้ยังไม่ได้ลงทะเบียนเป็นผู้ประสานงาน (หรือถูกระงับ) "

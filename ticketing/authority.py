@@ -71,13 +71,18 @@ def actor_of(person: Coordinator, via: str, address: str | None = None) -> Actor
     )
 
 
-def line_actor(session: Session, user_id: str | None) -> Actor | None:
-    """The active staff member whose LINE account this is, acting in LINE."""
+def person_with_line(session: Session, user_id: str | None) -> Coordinator | None:
+    """The active staff member whose LINE account this is (a LINE button, LINE Login)."""
     if not user_id:
         return None
-    person = session.scalars(
+    return session.scalars(
         select(Coordinator).where(Coordinator.line_user_id == user_id, Coordinator.active)
     ).first()
+
+
+def line_actor(session: Session, user_id: str | None) -> Actor | None:
+    """The active staff member whose LINE account this is, acting in LINE."""
+    person = person_with_line(session, user_id)
     return actor_of(person, "line") if person is not None else None
 
 

@@ -25,7 +25,7 @@ from common.tables import utcnow
 from faq.directory import Directory
 from faq.models import FaqAnswer
 from ticketing import audit, conversation
-from ticketing.authority import Actor, actor_of, can_see, current, refreshed
+from ticketing.authority import Actor, actor_of, can_see, current, person_with_line, refreshed
 from ticketing.errors import HeldByOther, OutOfArea, TicketError
 from ticketing.models import (
     LEVELS,
@@ -256,11 +256,7 @@ def link_coordinator(
 
 def coordinator_for(session: Session, user_id: str | None) -> Coordinator | None:
     """The active staff member whose LINE account this is."""
-    if not user_id:
-        return None
-    return session.scalars(
-        select(Coordinator).where(Coordinator.line_user_id == user_id, Coordinator.active)
-    ).first()
+    return person_with_line(session, user_id)
 
 
 def coordinators_at(session: Session, level: str, province: str, region: str) -> list[Coordinator]:

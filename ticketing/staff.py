@@ -123,13 +123,6 @@ def check_sign_in(
     return person
 
 
-def line_sign_in(session: Session, line_user_id: str) -> Coordinator | None:
-    """The active coordinator whose linked LINE account signed in with LINE Login."""
-    return session.scalars(
-        select(Coordinator).where(Coordinator.line_user_id == line_user_id, Coordinator.active)
-    ).first()
-
-
 def change_password(
     session: Session, who: Actor, person_id: int, password: str, now: datetime | None = None
 ) -> None:
