@@ -227,3 +227,27 @@ def test_a_logged_call_opens_a_ticket_that_escalates(stack: Stack, page: Page) -
     )
     assert cards
     shot(page, "console-phone-ticket-escalated")
+
+
+def test_an_admin_invites_a_coordinator_and_reads_the_audit_log(stack: Stack, page: Page) -> None:
+    """People and audit pages as a phone shows them (screenshots of the main pages)."""
+    admin, _ = make_staff(stack.runtime, "admin", "boss")
+    page.context.add_cookies([session_cookie(stack, admin)])
+    page.goto(stack.console("/queue"))
+    page.locator("#nav-people").click()
+    expect(page.get_by_role("heading", name="บุคลากร")).to_be_visible()
+    shot(page, "console-people")
+    page.goto(stack.console("/people/invite"))
+    page.locator("input[name=name]").fill("นางสาวใหม่ ประสานงาน")
+    page.locator("select[name=level]").select_option("province")
+    page.locator("input[name=province]").fill("สงขลา")
+    page.get_by_role("button", name="ออกรหัสลงทะเบียน").click()
+    expect(page.locator("img.qr")).to_be_visible()
+    expect(page.get_by_text("ลงทะเบียนผู้ประสานงาน", exact=False).first).to_be_visible()
+    shot(page, "console-invite")
+    page.locator("#nav-audit").click()
+    expect(page.get_by_role("heading", name="บันทึกการใช้งาน")).to_be_visible()
+    log = page.locator("table.log")
+    expect(log.get_by_text("ออกรหัสลงทะเบียน").first).to_be_visible()
+    expect(log.get_by_text("นางสาวใหม่ ประสานงาน", exact=False).first).to_be_visible()
+    shot(page, "console-audit")
