@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, Interval, and_, case, false, func, literal
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.util import ClauseAdapter
 
+from ticketing import calls
 from ticketing.authority import Actor, refreshed, visible
 from ticketing.escalation import Timings, next_deadline
 from ticketing.models import (
@@ -142,7 +143,6 @@ def parse_filter(
 # -- search -------------------------------------------------------------------------------------
 
 _NUMBER = re.compile(r"^(?:BMN)?[-\s]*0*(\d{1,8})$", re.IGNORECASE)
-_PHONE_CHARS = re.compile(r"[\s\-().]")
 
 
 @dataclass(frozen=True)
@@ -161,15 +161,13 @@ class Search:
 
 def parse_search(text: str) -> Search:
     """ "BMN-000123", "bmn123" or "123" → number 123; "081-234-5678", "+66 81 234 5678" →
-    phone "0812345678" (9 or 10 digits after a leading 0); anything else → words."""
+    phone "0812345678" (`calls.phone_or_none`, as numbers are stored); anything else → words."""
     text = text.strip()
     if not text:
         return Search()
-    compact = _PHONE_CHARS.sub("", text)
-    if compact.startswith("+66"):
-        compact = "0" + compact[3:]
-    if compact.isdigit() and compact.startswith("0") and 9 <= len(compact) <= 10:
-        return Search(phone=compact)
+    phone = calls.phone_or_none(text)  # the form numbers are stored in
+    if phone is not None:
+        return Search(phone=phone)
     found = _NUMBER.match(text)
     if found and (text.upper().startswith("BMN") or text.isdigit()):
         return Search(number=int(found.group(1)))
