@@ -99,6 +99,13 @@ def refreshed(session: Session, who: Actor) -> Actor:
     return actor_of(current(session, who), who.via, who.address)
 
 
+def allowed(session: Session, who: Actor, what: str) -> Actor:
+    """`who` as they are now, if they may do `what` (see ALLOWED); `Refused` otherwise."""
+    me = refreshed(session, who)
+    me.must(what)
+    return me
+
+
 def can_see(who: Actor, ticket: Ticket) -> bool:
     if who.sees_everything:
         return True

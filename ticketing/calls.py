@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from common.tables import utcnow
 from faq.directory import Directory
 from ticketing import audit, service
-from ticketing.authority import Actor, can_see, refreshed, visible
+from ticketing.authority import Actor, allowed, can_see, refreshed, visible
 from ticketing.errors import OutOfArea, TicketError
 from ticketing.models import CallBack, PhoneCall, Ticket, TicketState, Volunteer
 from ticketing.service import Notice
@@ -109,9 +109,7 @@ def call_topics(entries: Iterable) -> dict[str, str]:
 
 def call_desk(session: Session, who: Actor) -> Actor:
     """The person as they are now, if they may log calls; `Refused` otherwise."""
-    me = refreshed(session, who)
-    me.must("log-call")
-    return me
+    return allowed(session, who, "log-call")
 
 
 # -- logging a call -------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, aliased
 
 from common.tables import utcnow
 from ticketing import audit
-from ticketing.authority import Actor, actor_of, can_see, current, refreshed
+from ticketing.authority import Actor, actor_of, allowed, can_see, current
 from ticketing.errors import OutOfArea, TicketError
 from ticketing.models import (
     CallBack,
@@ -313,7 +313,7 @@ def others_here(session: Session, who: Actor, ticket_id: int, now: datetime) -> 
 
 def create_snippet(session: Session, who: Actor, title: str, text: str) -> Snippet:
     """A saved reply everyone can insert; operators and admins keep the list."""
-    refreshed(session, who).must("snippets")
+    allowed(session, who, "snippets")
     snippet = Snippet(
         title=_words(title, "ชื่อข้อความสำเร็จรูป", SNIPPET_TITLE_MAX),
         text=_words(text, "ข้อความสำเร็จรูป", SNIPPET_TEXT_MAX),

@@ -25,7 +25,14 @@ from common.tables import utcnow
 from faq.directory import Directory
 from faq.models import FaqAnswer
 from ticketing import audit, conversation
-from ticketing.authority import Actor, actor_of, can_see, current, person_with_line, refreshed
+from ticketing.authority import (
+    Actor,
+    actor_of,
+    allowed,
+    can_see,
+    current,
+    person_with_line,
+)
 from ticketing.errors import HeldByOther, OutOfArea, TicketError
 from ticketing.models import (
     LEVELS,
@@ -202,7 +209,7 @@ def invite(
 ) -> tuple[Coordinator, str]:
     """`invite_coordinator`, returning the new coordinator too."""
     if isinstance(who, Actor):
-        refreshed(session, who).must("people")
+        allowed(session, who, "people")
     name = name.strip()
     if not name:
         raise TicketError("กรุณาใส่ชื่อผู้ประสานงาน")
