@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from common.tables import utcnow
 from ticketing import audit
-from ticketing.authority import Actor
+from ticketing.authority import Actor, actor_of
 from ticketing.errors import Refused, TicketError
 from ticketing.models import ROLES, ConsoleSession, Coordinator, StaffLogin
 
@@ -179,7 +179,7 @@ def start_session(
     )
     audit.log(
         session,
-        Actor(person.id, person.name, person.role, person.level, None, None, "console", address),
+        actor_of(person, "console", address),
         "person.sign-in",
         audit.person(person.id),
         method,
