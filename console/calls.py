@@ -10,20 +10,9 @@ from flask import flash, redirect, render_template, request, url_for
 from console.web import actor, console_blueprint, runtime, signed_in, work
 from ticketing import calls
 from ticketing.errors import Refused, TicketError
-from ticketing.models import format_number
 
 bp = console_blueprint("console_calls")
 FIELDS = ("phone", "caller_name", "province", "category", "question")
-
-
-@bp.app_template_filter("phone")
-def phone_filter(digits: str | None) -> str:
-    return calls.format_phone(digits)
-
-
-@bp.app_template_filter("ticket_number")
-def ticket_number_filter(ticket_id: int) -> str:
-    return format_number(ticket_id)
 
 
 def _topics() -> dict[str, str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Flask
 
 from common.thaidate import thai_datetime
+from ticketing.calls import format_phone
+from ticketing.models import format_number
 from ticketing.service import LEVEL_WORDS
 
 STATE_WORDS = {
@@ -24,3 +26,5 @@ def install_filters(app: Flask) -> None:
     app.add_template_filter(lambda s: LEVEL_WORDS.get(s, s), "level_word")
     app.add_template_filter(lambda s: CHANNEL_WORDS.get(s, s), "channel_word")
     app.add_template_filter(lambda s: ROLE_WORDS.get(s, s), "role_word")
+    app.add_template_filter(format_phone, "phone")  # 081-234-5678
+    app.add_template_filter(format_number, "ticket_number")  # BMN-000123
