@@ -1,4 +1,4 @@
-"""Structural check of a blind question set (default faq/data/blindC.jsonl).
+"""Structural check of a blind question set (default faq/data/blindC.jsonl; D and E too).
 
 Checks: every line is valid JSON with q/id/style; every id is a known topic or null;
 exactly 2 questions per topic per style (short, chat, story, mixed); 40 near-miss and
