@@ -26,7 +26,14 @@ from bench.faq_answers import match_row, our_sets
 from bot.config import PROJECT_ROOT
 from faq import spelling
 from faq.__main__ import matcher_decision
-from faq.decision import FEATURES, SCORE_FLOOR, Decider, fit_logistic
+from faq.decision import (
+    FEATURES,
+    LONG_SCORE_FLOOR,
+    LONG_WORDS,
+    SCORE_FLOOR,
+    Decider,
+    fit_logistic,
+)
 from faq.evaluation import Decision, evaluate, keyword_baseline, read_rows
 from faq.kb import load_entries
 from faq.matcher import (
@@ -576,6 +583,18 @@ def test_the_decision_model_learns_and_decides():
     assert model.decide([0.9, 0.5, 0, 0, 0, 0], has_second=True)[0] == "answer"
     assert model.decide([0.1, 0.5, 0, 0, 0, 0], has_second=True)[0] == "none"
     assert model.decide([0.9, 0.01, 0, 0, 0, 0], has_second=True)[0] == "choose"  # too close
+
+
+def test_a_long_message_may_score_lower_than_a_short_one_and_still_be_answered():
+    """A story's words thin out its score: the floor under an answer is lower from LONG_WORDS
+    words on, and only there."""
+    sure = Decider((0, 0, 0, 0, 0, 0), 5.0, answer_at=0.5, choose_at=0.3, choose_margin=0.1)
+    score = (SCORE_FLOOR + LONG_SCORE_FLOOR) / 2
+    words = [math.log1p(n) / 3 for n in (LONG_WORDS - 1, LONG_WORDS, 20)]
+    actions = [sure.decide([score, 0.2, score - 0.2, 0, w, 0], has_second=True)[0] for w in words]
+    assert actions == ["none", "answer", "answer"]
+    below = [LONG_SCORE_FLOOR - 0.01, 0.2, 0.0, 0, words[-1], 0]
+    assert sure.decide(below, has_second=True)[0] == "none"
 
 
 def test_the_shipped_decision_model_matches_its_features(faq):
