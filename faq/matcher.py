@@ -60,8 +60,10 @@ _TONE_MARKS = re.compile(r"[\u0e48-\u0e4b]")
 _NO_TONES = str.maketrans("", "", "\u0e47\u0e48\u0e49\u0e4a\u0e4b")
 # Everyday words with tone marks that a question untoned may hold beside the knowledge base's.
 _COMMON_TONED = ("ไม่", "ได้", "ต้อง", "ที่", "แล้ว", "ให้", "ข้อมูล", "บ้าน", "ผ่าน", "ส่ง")
-# Mostly Latin letters and symbols a Thai keyboard layout puts on letter keys.
-_LATIN_LETTERS = re.compile(r"^[\x21-\x7e\s]*[a-zA-Z;',./\[\]][\x21-\x7e\s]*$")
+# Symbols a Thai keyboard layout puts on letter keys, and a run of Latin text (words and the
+# spaces between them) that may be Thai typed with the keyboard left on English.
+_LAYOUT_KEYS = re.compile(r"[a-zA-Z;',./\[\]]")
+_LATIN_RUN = re.compile(r"[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*")
 
 # The letter's rule: a coordinator who cannot be reached → the central coordinators.
 UNREACHABLE = re.compile(
@@ -530,10 +532,11 @@ class Matcher:
         if self.decider is None:
             return self._match_by_threshold(question)
         ranked, values, redirect = self.features(question)
-        if _LATIN_LETTERS.search(question) and values[FEATURES.index("unknown")] >= 0.5:
-            # Thai typed with the keyboard on English ("lumi,kdjk"): read it as Thai, keep it if
-            # the decision likes it better.
-            swapped = self.features(eng_to_thai(question))
+        if _LAYOUT_KEYS.search(question) and values[FEATURES.index("unknown")] >= 0.5:
+            # Thai typed with the keyboard on English ("lumi,kdjk", or "g-hkit[[w,jwfh ครับ" when
+            # the layout was switched back for the last word): read the Latin runs as Thai, keep
+            # it if the decision likes it better.
+            swapped = self.features(thai_layout(question))
             if self.decider.probability(swapped[1]) > self.decider.probability(values):
                 ranked, values, redirect = swapped[0], swapped[1], redirect or swapped[2]
         if not ranked:
@@ -578,6 +581,14 @@ class Matcher:
 _SKELETON = str.maketrans(
     "ศษซณธฑฒภใญฐฆฎฏฬ", "สสสนทททพไยถคดตล", "\u0e47\u0e48\u0e49\u0e4a\u0e4b\u0e4c"
 )
+
+
+def thai_layout(question: str) -> str:
+    """The question with each run of Latin keys read as Thai typed on an English layout; Thai,
+    digits and punctuation on their own are left as they are."""
+    return _LATIN_RUN.sub(
+        lambda run: eng_to_thai(run[0]) if _LAYOUT_KEYS.search(run[0]) else run[0], question
+    )
 
 
 def skeleton(word: str) -> str:

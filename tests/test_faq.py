@@ -41,6 +41,7 @@ from faq.matcher import (
     W_CHARS,
     W_TOKENS,
     Matcher,
+    thai_layout,
     trigrams,
 )
 from faq.normalize import DATA, Tokenizer, normalize
@@ -497,6 +498,13 @@ def test_english_region_names_are_found_like_thai_ones(faq):
 
 def test_thai_typed_with_the_keyboard_on_english_is_read_as_thai(faq):
     result = faq.matcher.match("]n,isylzjko")  # ลืมรหัสผ่าน on a US layout
+    assert (result.action, result.id) == ("answer", "forgot-password")
+
+
+def test_thai_on_an_english_layout_beside_thai_typed_right_is_read_as_thai(faq):
+    """The layout switched back for the last word: only the Latin run is read as Thai."""
+    assert thai_layout("]n,isylzjko ครับ 091") == "ลืมรหัสผ่าน ครับ 091"
+    result = faq.matcher.match("]n,isylzjko ครับ")
     assert (result.action, result.id) == ("answer", "forgot-password")
 
 
