@@ -22,6 +22,7 @@ from pythainlp.tokenize import word_tokenize
 from pythainlp.util import Trie
 from rapidfuzz import fuzz, process
 
+import faq.matcher as matcher_module
 from bench.faq_answers import match_row, our_sets
 from bot.config import PROJECT_ROOT
 from faq import spelling
@@ -47,6 +48,7 @@ from faq.matcher import (
 from faq.normalize import DATA, Tokenizer, normalize
 from faq.service import ASK_PROVINCE, REDIRECT_INTRO, FaqService, Kind
 from faq.training import train
+from faq.word_model import WordModel
 from faq.yamlfile import read_yaml
 from tests.conftest import DATA as FIXTURES
 from tests.conftest import shared_file
@@ -506,6 +508,32 @@ def test_thai_on_an_english_layout_beside_thai_typed_right_is_read_as_thai(faq):
     assert thai_layout("]n,isylzjko ครับ 091") == "ลืมรหัสผ่าน ครับ 091"
     result = faq.matcher.match("]n,isylzjko ครับ")
     assert (result.action, result.id) == ("answer", "forgot-password")
+
+
+def test_the_word_model_shares_out_the_candidates_by_their_topics_words():
+    model = WordModel(
+        [
+            ("upload-failed", ["ส่ง", "ข้อมูล", "ไม่ได้"]),
+            ("upload-failed", ["อัปโหลด", "ไม่ได้"]),
+            ("edit-submitted", ["แก้ไข", "ข้อมูล", "ที่", "ส่ง", "แล้ว"]),
+        ]
+    )
+    shares = model.shares(["แก้ไข", "ข้อมูล", "หลัง", "ส่ง"], ["upload-failed", "edit-submitted", "x"])
+    assert shares["edit-submitted"] > 0.9 and shares["x"] == 0.0
+    assert math.isclose(sum(shares.values()), 1.0)
+    # A word no topic uses ("หลัง") is left out rather than favouring the topic with fewer words.
+    assert shares == model.shares(["แก้ไข", "ข้อมูล", "ส่ง"], ["upload-failed", "edit-submitted", "x"])
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [("แก้ไขข้อมูลหลังกดส่ง", "edit-submitted"), ("ขอแจ้งเรื่องครับ", "open-ticket")],
+)
+def test_the_word_model_puts_the_topic_whose_words_fit_first(faq, monkeypatch, question, topic):
+    """The nearest phrasing alone ranks these second; the topic's words as a whole put them first."""
+    assert faq.matcher.rank(question, top=1)[0].id == topic
+    monkeypatch.setattr(matcher_module, "W_WORDS", 0.0)
+    assert faq.matcher.rank(question, top=1)[0].id != topic
 
 
 def test_misspelled_words_are_corrected_to_the_knowledge_bases(faq):
