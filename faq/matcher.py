@@ -68,6 +68,55 @@ UNREACHABLE = re.compile(
     r"(ติดต่อ|โทร|เรียก)[^ ]*\s?[^ ]*ไม่(ได้|ติด|เจอ)|ไม่(รับ|มีคนรับ)(สาย|โทรศัพท์)?|ไม่ติด"
 )
 UNREACHABLE_BOOST = 0.1
+# Word patterns that settle which of two near topics a question means, where the letter's
+# meaning is clear (issue 11): (pattern over the question's text, the topic it means, the near
+# topics it is taken for). Used only when one of those near topics is ranked first and the meant
+# topic is among the candidates; it is then lifted by CUE_BOOST.
+CUES: tuple[tuple[re.Pattern[str], str, frozenset[str]], ...] = (
+    # A report made earlier and no word back: where it stands, not a new report.
+    (
+        re.compile(
+            r"(?<!ขอ)(?<!ขอ )(?<!อยาก)(?<!อยาก )(?<!จะ)(?<!จะ )(?<!ต้อง)(?<!ต้อง )(?<!ต้องการ)"
+            r"แจ้ง\S{0,10}?\s?(?:ไป(?!ที่|ทาง|หา|ยัง|ได้|ไหน)|ไว้)"
+            r"|ยังไม่\s?(?:มี)?\s?(?:ใคร|คน|เจ้าหน้าที่)?\s?(?:ตอบ|ติดต่อกลับ|โทรกลับ|ติดต่อมา)"
+        ),
+        "ticket-status",
+        frozenset({"open-ticket"}),
+    ),
+    # Asking to report (or how to): a new report.
+    (
+        re.compile(
+            r"(?:ขอ|อยาก|ต้องการ)\s?(?:แจ้ง|ส่งเรื่อง)"
+            r"|แจ้ง\S{0,10}?\s?(?:อย่างไร|ยังไง|ได้ที่ไหน|ที่ไหน|ทางไหน|ได้ไหม)"
+        ),
+        "open-ticket",
+        frozenset({"ticket-status"}),
+    ),
+    # Correcting what a meeting found wrong, or who corrects: the meeting's resolution to correct.
+    (
+        re.compile(r"แก้.{0,30}?(?:ประชุม|มติ)|(?:ประชุม|มติ).{0,30}?แก้|ใคร\s?(?:เป็นคน|เป็นผู้)?\s?แก้"),
+        "data-correction",
+        frozenset({"edit-submitted", "certification-local", "check-vip-households"}),
+    ),
+    # The province's certification, its appeal, its 14 August cut-off.
+    (
+        re.compile(
+            r"อุทธรณ์|จังหวัด\S{0,6}\s?รับรอง|รับรอง\S{0,12}จังหวัด|พ้นกำหนด"
+            r"|(?:14|สิบสี่)\s?(?:สิงหา|สค)"
+        ),
+        "certification-province",
+        frozenset({"edit-submitted", "data-correction", "certification-local"}),
+    ),
+    # Editing after pressing send: what was sent, not a failed send.
+    (re.compile(r"แก้\S{0,12}\s?หลัง\s?\S{0,4}ส่ง"), "edit-submitted", frozenset({"upload-failed"})),
+    # A region named, or the region level asked for: the region's coordinators.
+    (
+        re.compile(r"xregionx|(?:ระดับ|ทั้ง|ประจำ)\s?ภาค"),
+        "coordinator-region",
+        frozenset({"coordinator-province", "coordinator-central", "staff-list"}),
+    ),
+)
+CUE_BOOST = 0.15
 FUZZ_TOP_DOCS = 12
 # Floats add up with rounding: a bound is stretched this much before it is trusted to fall short
 # of a score (without it, a document scoring exactly the floor was ruled out).
@@ -366,7 +415,10 @@ class Matcher:
             ):
                 end += 1
             best: tuple[float, int, str] | None = None
-            for stop in (end, end + 1) if end < len(tokens) else (end,):
+            # The word after the run, when it is a Thai word: never a placeholder ("จ.สตูล" is
+            # "จ" and a province, and the province must not be spelled away into "จังหวัด").
+            after = end < len(tokens) and _THAI.match(tokens[end]) is not None
+            for stop in (end, end + 1) if after else (end,):
                 hit = self._speller.closest("".join(tokens[i:stop]))
                 if hit and (best is None or hit[1] > best[0]):
                     best = (hit[1], stop, self._vocabulary[hit[0]])
@@ -421,8 +473,16 @@ class Matcher:
         if best:
             topical = self._topic_cosines(tokens, best)
             best = {o: (1 - W_TOPIC) * s + W_TOPIC * topical[o] for o, s in best.items()}
-        if "coordinator-central" in best and UNREACHABLE.search(text):
+        unreachable = UNREACHABLE.search(text) is not None
+        if "coordinator-central" in best and unreachable:
             best["coordinator-central"] += UNREACHABLE_BOOST
+        if best:
+            first = max(best, key=best.__getitem__)
+            for pattern, meant, near in CUES:
+                if first in near and meant in best and pattern.search(text):
+                    if meant == "coordinator-region" and (unreachable or "ส่วนกลาง" in text):
+                        continue  # unreachable → central (the letter's rule), or central asked for
+                    best[meant] += CUE_BOOST
         ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)[:top]
         return [Candidate(i, round(s, 4)) for i, s in ranked]
 
@@ -536,6 +596,14 @@ class Matcher:
             swapped = self.features(eng_to_thai(question))
             if self.decider.probability(swapped[1]) > self.decider.probability(values):
                 ranked, values, redirect = swapped[0], swapped[1], redirect or swapped[2]
+        elif _THAI.search(question) and values[FEATURES.index("unknown")] >= 0.5:
+            # Thai with a part typed on the English layout ("g-hkit[[w,jwfh ครับ"): those parts
+            # read as Thai, the Thai and the English words known to the lexicon left as they are.
+            mixed = self._swap_layout(question)
+            if mixed != question:
+                swapped = self.features(mixed)
+                if self.decider.probability(swapped[1]) > self.decider.probability(values):
+                    ranked, values, redirect = swapped[0], swapped[1], redirect or swapped[2]
         if not ranked:
             return MatchResult(None, 0.0, None, None, 0.0, False, redirect=_id(redirect))
         first = ranked[0]
@@ -552,6 +620,17 @@ class Matcher:
             ambiguous=action == "choose",
             probability=round(p, 4),
             redirect=_id(redirect),
+        )
+
+    def _swap_layout(self, question: str) -> str:
+        """Each run of Latin letters and symbols that is no English word the lexicon knows,
+        read as Thai typed on the English keyboard layout."""
+        known = self.tokenizer.english_words
+        return " ".join(
+            eng_to_thai(w)
+            if w.isascii() and _LATIN_LETTERS.search(w) and normalize(w) not in known
+            else w
+            for w in question.split()
         )
 
     def _match_by_threshold(self, question: str) -> MatchResult:
