@@ -99,8 +99,17 @@ _REPEATS = re.compile(
 _DOTS_IN_ABBREVIATIONS = re.compile(
     r"(?<!\d)\.|\.(?!\d)"
 )  # จปฐ. รพ.สต. lose their dots; 12.5 keeps
+# "จ.หนองคาย": จ. is จังหวัด before a name (not the last letter of ใจ, กิจ: no vowel before it).
+_PROVINCE_ABBREVIATION = re.compile(
+    r"(?<![\u0e31\u0e34-\u0e39\u0e40-\u0e44\u0e47])จ\.\s?(?=[\u0e01-\u0e2e])"
+)
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")  # 38,000 → 38000
 _SPACES = re.compile(r"\s+")
+# "ดีจ้า", "ดีคับ มีคนอยู่ไหม": chat's "hi" is สวัสดี cut short. Only at the start of a message and
+# with at most a particle after it, so "ทำยังไงดีครับ" and "ดีมากครับ" stay what they are.
+_CHAT_HELLO = re.compile(
+    r"^(?:หวัด)?ดี(?=\s?(?:(?:จ้า|จ้ะ|จ๊ะ|จ๊า|ค่ะ|คะ|ค่า|ค้า|ครับ|คับ|ค้าบ|คร้าบ|ค่าบ|งับ|ฮะ|ฮับ|คัฟ)\S?)?(?:\s|$))"
+)
 _LATIN = re.compile(r"[a-z]")
 _LATIN_WORD = re.compile(r"(?<![a-z0-9])[a-z]{4,}(?![a-z0-9])")
 # English endings tried, in turn, on a word the lexicon does not have: (ending, what replaces it).
@@ -167,6 +176,7 @@ def normalize(text: str) -> str:
     text = text.replace("เเ", "แ").replace("\u0e4d\u0e32", "\u0e33")
     text = _REPEATS.sub(lambda m: m.group(1) or m.group(2) or m.group(3), text)
     text = _THOUSANDS.sub("", text)
+    text = _PROVINCE_ABBREVIATION.sub("จังหวัด", text)
     text = _DOTS_IN_ABBREVIATIONS.sub("", text)
     text = text.translate(_SYMBOLS)
     return _SPACES.sub(" ", text).strip()
@@ -222,6 +232,7 @@ class Tokenizer:
         """Multi-word synonyms joined into one word; English words replaced by the knowledge
         base's Thai ones. `text` is normalized; the result is too (and translating it again
         changes nothing)."""
+        text = _CHAT_HELLO.sub("สวัสดี ", text)
         for form, canonical in self._phrases:
             if form in text:
                 text = text.replace(form, f" {canonical} ")

@@ -527,7 +527,10 @@ def test_the_word_model_shares_out_the_candidates_by_their_topics_words():
 
 @pytest.mark.parametrize(
     ("question", "topic"),
-    [("แก้ไขข้อมูลหลังกดส่ง", "edit-submitted"), ("ขอแจ้งเรื่องครับ", "open-ticket")],
+    [
+        ("บ้านไหนต้องเก็บบ้าง", "household-eligibility"),
+        ("ยูสเซอร์เข้าเว็บสมาร์ทดาต้าของจังหวัดได้จากไหนคะ", "progress-tracking"),
+    ],
 )
 def test_the_word_model_puts_the_topic_whose_words_fit_first(faq, monkeypatch, question, topic):
     """The nearest phrasing alone ranks these second; the topic's words as a whole put them first."""
