@@ -46,6 +46,12 @@ from faq.word_model import WordModel
 PROVINCE, REGION, NUMBER = "@จังหวัด", "@ภาค", "@เลข"
 _PLACEHOLDERS = {"xprovincex": PROVINCE, "xregionx": REGION}
 _MARKERS = frozenset({PROVINCE, REGION, NUMBER})
+# Ways of asking with no subject: "ทำยังไงดีครับ", "ได้ไหมครับ", "ใครทำ" alone name no topic (they
+# were offered two random ones). In a longer question they stay: "ต้อง ... ไหม" tells a topic apart.
+_ASKING = frozenset(
+    {"อย่างไร", "ต้อง", "ได้", "ไหม", "อะไร", "ไหน", "ที่ไหน", "เมื่อไร", "ใคร", "ทำ", "ทำไม"}
+    | {"ช่วย", "แล้ว", "หรือ", "ไม่", "เป็น", "มี", "ยัง", "เท่าไร", "ต้องการ", "ควร", "จะ", "ให้"}
+)
 # Numbers written as words ("สามเดือน", "แปดสิบปี") are numbers too.
 THAI_NUMBER_WORD = re.compile(r"(?:หนึ่ง|เอ็ด|สอง|ยี่|สาม|สี่|ห้า|หก|เจ็ด|แปด|เก้า|สิบ|ร้อย|พัน|หมื่น|แสน|ล้าน)+")
 
@@ -472,8 +478,8 @@ class Matcher:
         return self._rank(*self.prepare(question), top=top)
 
     def _rank(self, tokens: list[str], text: str, top: int) -> list[Candidate]:
-        if all(t in _MARKERS for t in tokens):
-            return []  # only numbers or place names: nothing to go on
+        if all(t in _MARKERS or t in _ASKING for t in tokens):
+            return []  # only numbers, place names or ways of asking: nothing to go on
         query = " ".join(tokens)
         best: dict[str, float] = {}
         for d, base in self._best_documents(tokens, text):

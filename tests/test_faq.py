@@ -606,6 +606,11 @@ def test_a_low_score_is_no_answer_whatever_its_margin(faq):
     assert result.score < SCORE_FLOOR and result.action == "none"
 
 
+@pytest.mark.parametrize("question", ["ทำยังไงดีครับ", "ได้ไหมครับ", "ต้องทำอย่างไร", "ใครทำ"])
+def test_a_way_of_asking_with_no_subject_is_no_question_we_can_answer(faq, question):
+    assert faq.matcher.match(question).action == "none"
+
+
 def test_the_reply_carries_the_action(faq):
     assert faq.respond("ลืมรหัสผ่านแอป").action == "answer"
     assert faq.respond("แอป").action == "choose"
