@@ -39,6 +39,7 @@ from faq.evaluation import Decision, evaluate, keyword_baseline, read_rows
 from faq.kb import load_entries
 from faq.matcher import (
     FUZZ_TOP_DOCS,
+    PROVINCE,
     W_CHARS,
     W_TOKENS,
     Matcher,
@@ -537,6 +538,42 @@ def test_the_word_model_puts_the_topic_whose_words_fit_first(faq, monkeypatch, q
     assert faq.matcher.rank(question, top=1)[0].id == topic
     monkeypatch.setattr(matcher_module, "W_WORDS", 0.0)
     assert faq.matcher.rank(question, top=1)[0].id != topic
+
+
+def test_a_report_made_earlier_and_unanswered_is_a_status_question_not_a_new_report(
+    faq, monkeypatch
+):
+    """A word cue settles the near pair where the letter's meaning is clear; without it the
+    ranking reads "แจ้งปัญหา" as a new report."""
+    question = "แจ้งปัญหาไปตั้งแต่วันจันทร์ ยังไม่มีใครติดต่อกลับเลยครับ"
+    assert faq.matcher.match(question).id == "ticket-status"
+    monkeypatch.setattr(matcher_module, "CUE_BOOST", 0.0)
+    assert faq.matcher.rank(question, top=1)[0].id == "open-ticket"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ผมอยู่ จ.สตูล ครับ", "ผมอยู่ จังหวัดสตูล ครับ"),  # จ. before a name is จังหวัด
+        ("ตั้งใจ.ทำ", "ตั้งใจทำ"),  # the last letter of a word keeps its meaning
+    ],
+)
+def test_the_province_abbreviation_is_read_in_full(text, expected):
+    assert normalize(text) == expected
+
+
+def test_the_speller_never_swallows_a_place_into_the_word_before_it(faq):
+    """ "จ" + a province was mended into จังหวัด and the province lost."""
+    tokens = ["ผู้ประสานงาน", "จ", PROVINCE]
+    assert faq.matcher.correct(tokens)[-1] == PROVINCE
+
+
+@pytest.mark.parametrize(
+    ("text", "hello"),
+    [("ดีจ้า", True), ("ดีคับ มีใครอยู่ไหม", True), ("ทำยังไงดีครับ", False), ("ดีมากครับ", False)],
+)
+def test_chats_short_hello_is_a_greeting_only_at_the_start(tokenizer, text, hello):
+    assert tokenizer.translate(text).startswith("สวัสดี") is hello
 
 
 def test_misspelled_words_are_corrected_to_the_knowledge_bases(faq):
