@@ -576,6 +576,12 @@ def test_chats_short_hello_is_a_greeting_only_at_the_start(tokenizer, text, hell
     assert tokenizer.translate(text).startswith("สวัสดี") is hello
 
 
+def test_a_storys_teller_is_not_its_topic(faq):
+    """ "ผมเป็นอาสา…" says who asks; อาสา in the question itself is kept."""
+    assert "อาสาสมัคร" not in faq.matcher.prepare("ผมเป็นอาสาที่หมู่ 5 ครับ แอปเด้งออก")[0]
+    assert "อาสาสมัคร" in faq.matcher.prepare("อาสาต่อตำบลต้องมีกี่คน")[0]
+
+
 def test_misspelled_words_are_corrected_to_the_knowledge_bases(faq):
     assert "ตำแหน่ง" in faq.matcher.prepare("พิกดไม่ขึ้น")[0]  # พิกัด
     assert faq.matcher.match("ลืมรหัดผ่าน").id == "forgot-password"
