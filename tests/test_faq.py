@@ -634,6 +634,10 @@ def test_a_story_before_the_question_is_answered_directly(faq):
         ("แอปเป๋าตังเข้าไม่ได้", "other-apps", "ผู้ให้บริการ"),
         ("ทำบัตรประชาชนหายต้องทำไง", "civil-registration", "สำนักทะเบียน"),
         ("ช่วยกรอกข้อมูลบ้านหลังนี้ให้หน่อยได้ไหม", "do-it-for-me", "แทนไม่ได้"),
+        ("ช่วยเก็บข้อมูลบ้านยายให้หน่อยได้ไหม", "do-it-for-me", "แทนไม่ได้"),
+        ("รายได้ครัวเรือนของพ่อผมในระบบเท่าไหร่ครับ", "household-data", "ข้อมูลส่วนบุคคล"),
+        ("กชช 2ค ส่งเมื่อไหร่", "other-apps", "ผู้ให้บริการ"),
+        ("จดทะเบียนสมรสใช้อะไรบ้าง", "civil-registration", "สำนักทะเบียน"),
     ],
 )
 def test_other_services_are_declined_with_a_redirect_not_a_guess(faq, question, redirect, where):
@@ -642,6 +646,13 @@ def test_other_services_are_declined_with_a_redirect_not_a_guess(faq, question, 
     assert reply.kind is Kind.UNKNOWN and reply.action == "none"
     assert reply.text.startswith(REDIRECT_INTRO) and where in reply.text
     assert not re.search(r"\d{3}-\d{3}-\d{4}", reply.text)  # never a number we cannot source
+
+
+@pytest.mark.parametrize(
+    "question", ["รายได้ต่ำกว่า 38,000 ต้องตรวจไหม", "ครัวเรือนรายได้น้อยต้องตรวจสอบอะไร"]
+)
+def test_a_question_about_the_income_check_is_no_request_for_a_households_data(faq, question):
+    assert faq.matcher.match(question).redirect is None
 
 
 def test_a_low_score_is_no_answer_whatever_its_margin(faq):
