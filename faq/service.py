@@ -30,6 +30,12 @@ NO_MATCH = (
     'ได้บันทึกคำถามไว้ให้เจ้าหน้าที่ตรวจสอบแล้ว หากต้องการให้เจ้าหน้าที่ช่วย กด "แจ้งปัญหา" '
     f"หรือติดต่อ Call Desk {CALL_DESK}"
 )
+# A message with nothing to go on ("ทำยังไงดีครับ", "😭", only a number or a place): ask what the
+# trouble is rather than say the question was not understood.
+ASK_WHAT = (
+    "ช่วยเล่าเพิ่มอีกนิดครับว่าติดปัญหาเรื่องอะไร 🙏\n"
+    'เช่น "ส่งข้อมูลไม่ได้" "ลืมรหัสผ่าน" หรือ "หาครัวเรือนในแอปไม่เจอ" ผมจะหาคำตอบให้ครับ'
+)
 REDIRECT_INTRO = (
     "ช่องทางนี้ให้บริการเรื่องการจัดเก็บข้อมูล จปฐ. ปี 2563 และแอป Smart Survey ครับ ผมจึงตอบเรื่องนี้ไม่ได้"
 )
@@ -101,7 +107,8 @@ class FaqService:
         if result.id is None:
             return Reply(
                 Kind.UNKNOWN,
-                self._redirect_text(result.redirect) or NO_MATCH,
+                self._redirect_text(result.redirect)
+                or (ASK_WHAT if result.best is None else NO_MATCH),
                 score=result.score,
                 runner_up=result.best,
                 runner_up_score=result.score,

@@ -47,7 +47,7 @@ from faq.matcher import (
     trigrams,
 )
 from faq.normalize import DATA, Tokenizer, normalize
-from faq.service import ASK_PROVINCE, REDIRECT_INTRO, FaqService, Kind
+from faq.service import ASK_PROVINCE, ASK_WHAT, NO_MATCH, REDIRECT_INTRO, FaqService, Kind
 from faq.training import train
 from faq.word_model import WordModel
 from faq.yamlfile import read_yaml
@@ -661,8 +661,13 @@ def test_a_low_score_is_no_answer_whatever_its_margin(faq):
 
 
 @pytest.mark.parametrize("question", ["ทำยังไงดีครับ", "ได้ไหมครับ", "ต้องทำอย่างไร", "ใครทำ"])
-def test_a_way_of_asking_with_no_subject_is_no_question_we_can_answer(faq, question):
+def test_a_way_of_asking_with_no_subject_is_asked_what_the_trouble_is(faq, question):
     assert faq.matcher.match(question).action == "none"
+    assert faq.respond(question).text == ASK_WHAT
+
+
+def test_a_question_the_faq_cannot_answer_is_told_so_not_asked_again(faq):
+    assert faq.respond("ขอสูตรแกงเขียวหวานหน่อย").text == NO_MATCH
 
 
 def test_the_reply_carries_the_action(faq):
