@@ -126,7 +126,7 @@ CUES: tuple[tuple[re.Pattern[str], str, frozenset[str]], ...] = (
     (re.compile(r"แก้\S{0,12}\s?หลัง\s?\S{0,4}ส่ง"), "edit-submitted", frozenset({"upload-failed"})),
     # A region named, or the region level asked for: the region's coordinators.
     (
-        re.compile(r"xregionx|(?:ระดับ|ทั้ง|ประจำ)\s?ภาค"),
+        re.compile(r"xregionx|(?:ระดับ|ทั้ง|ประจำ|ดูแล|ประสาน|ประสานงาน|ผปส)\s?ภาค"),
         "coordinator-region",
         frozenset({"coordinator-province", "coordinator-central", "staff-list"}),
     ),
@@ -390,7 +390,9 @@ class Matcher:
         ):
             found = finder(text)
             if found is not None:
-                text = f"{text[: found.start]} {marker} {text[found.end :]}"
+                # Spaces evened out at once: the finders count positions in normalized text, so
+                # the doubled space left here made a region after a province land off its word.
+                text = " ".join(f"{text[: found.start]} {marker} {text[found.end :]}".split())
         tokens = [
             NUMBER if t[:1].isdigit() or THAI_NUMBER_WORD.fullmatch(t) else _PLACEHOLDERS.get(t, t)
             for t in self.tokenizer.tokens(text, normalized=True, translated=True)
@@ -498,7 +500,10 @@ class Matcher:
         if best:
             topical = self._topic_cosines(tokens, best)
             best = {o: (1 - W_TOPIC) * s + W_TOPIC * topical[o] for o, s in best.items()}
-        unreachable = UNREACHABLE.search(text) is not None
+        # The province unreachable and a region named ("จังหวัดโทรไม่ติด ภาคใต้ติดต่อใคร"): the
+        # volunteer asks for that region's coordinators, a step the letter's list allows; the
+        # central ones stay for a region itself unreachable or no region asked for.
+        unreachable = UNREACHABLE.search(text) is not None and not _region_asked_past_province(text)
         if "coordinator-central" in best and unreachable:
             best["coordinator-central"] += UNREACHABLE_BOOST
         if best:
@@ -667,6 +672,22 @@ class Matcher:
 _SKELETON = str.maketrans(
     "ศษซณธฑฒภใญฐฆฎฏฬ", "สสสนทททพไยถคดตล", "\u0e47\u0e48\u0e49\u0e4a\u0e4b\u0e4c"
 )
+
+
+def _region_asked_past_province(text: str) -> bool:
+    """A region named, and every "could not reach" in the message about the province: the
+    level named last before it (within a few words) is จังหวัด, not ภาค or a region."""
+    if "xregionx" not in text:
+        return False
+    found = False
+    for unreached in UNREACHABLE.finditer(text):
+        window = text[max(0, unreached.start() - 30) : unreached.end()]
+        province = window.rfind("จังหวัด")
+        region = max(window.rfind("xregionx"), window.rfind("ภาค"))
+        if province <= region:
+            return False
+        found = True
+    return found
 
 
 def _without_askers_roles(tokens: list[str]) -> list[str]:
