@@ -78,9 +78,12 @@ _COMMON_TONED = ("ไม่", "ได้", "ต้อง", "ที่", "แล�
 _LAYOUT_KEYS = re.compile(r"[a-zA-Z;',./\[\]]")
 _LATIN_RUN = re.compile(r"[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*")
 
-# The letter's rule: a coordinator who cannot be reached → the central coordinators.
+# The letter's rule: a coordinator who cannot be reached → the central coordinators. Not a call
+# that reported something failing ("โทรแจ้งเรื่องล็อกอินไม่ได้", "โทรไปบอกว่าเข้าแอปไม่ได้"): the
+# words between the call and its ไม่ได้ hold no แจ้ง, เรื่อง or ว่า.
 UNREACHABLE = re.compile(
-    r"(ติดต่อ|โทร|เรียก)[^ ]*\s?[^ ]*ไม่(ได้|ติด|เจอ)|ไม่(รับ|มีคนรับ)(สาย|โทรศัพท์)?|ไม่ติด"
+    r"(ติดต่อ|โทร|เรียก)(?:(?!แจ้ง|เรื่อง|ว่า)[^ ])*\s?(?:(?!แจ้ง|เรื่อง|ว่า)[^ ])*ไม่(ได้|ติด|เจอ)"
+    r"|ไม่(รับ|มีคนรับ)(สาย|โทรศัพท์)?|ไม่ติด"
 )
 UNREACHABLE_BOOST = 0.1
 # Word patterns that settle which of two near topics a question means, where the letter's
@@ -96,7 +99,7 @@ CUES: tuple[tuple[re.Pattern[str], str, frozenset[str]], ...] = (
             r"|ยังไม่\s?(?:มี)?\s?(?:ใคร|คน|เจ้าหน้าที่)?\s?(?:ตอบ|ติดต่อกลับ|โทรกลับ|ติดต่อมา)"
         ),
         "ticket-status",
-        frozenset({"open-ticket"}),
+        frozenset({"open-ticket", "coordinator-central"}),
     ),
     # Asking to report (or how to): a new report.
     (
@@ -509,9 +512,17 @@ class Matcher:
         if best:
             first = max(best, key=best.__getitem__)
             for pattern, meant, near in CUES:
-                if first in near and meant in best and pattern.search(text):
+                # The meant topic first already: lifted too, or the word model may yet put a
+                # near one over it.
+                if (
+                    (first in near or (first == meant and not near.isdisjoint(best)))
+                    and meant in best
+                    and pattern.search(text)
+                ):
                     if meant == "coordinator-region" and (unreachable or "ส่วนกลาง" in text):
                         continue  # unreachable → central (the letter's rule), or central asked for
+                    if first == "coordinator-central" and (unreachable or "ส่วนกลาง" in text):
+                        continue  # a report unanswered is where it stands, unless no one answers
                     best[meant] += CUE_BOOST
         ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)[:CANDIDATES]
         shares = self.words.shares(tokens, [owner for owner, _ in ranked])

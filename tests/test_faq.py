@@ -890,3 +890,10 @@ def test_a_region_asked_for_past_an_unreachable_province_is_the_regions(faq, que
 def test_a_storys_feelings_and_family_are_not_its_topic(faq):
     tokens = faq.matcher.prepare("หลานบอกว่าแอปค้าง กลัวข้อมูลหาย")[0]
     assert "หลาน" not in tokens and "กลัว" not in tokens
+
+
+def test_a_call_that_reported_a_failure_is_no_unreachable_coordinator():
+    """ "โทรแจ้งเรื่องล็อกอินไม่ได้" reports a login failure; "โทรหาผู้ประสานงานไม่ได้" is unreachable."""
+    assert matcher_module.UNREACHABLE.search("โทรแจ้งเรื่องล็อกอินไม่ได้ไปแล้ว") is None
+    assert matcher_module.UNREACHABLE.search("โทรไปบอกว่าเข้าแอปไม่ได้") is None
+    assert matcher_module.UNREACHABLE.search("โทรหาผู้ประสานงานไม่ได้เลย") is not None
