@@ -127,6 +127,13 @@ CUES: tuple[tuple[re.Pattern[str], str, frozenset[str]], ...] = (
     ),
     # Editing after pressing send: what was sent, not a failed send.
     (re.compile(r"แก้\S{0,12}\s?หลัง\s?\S{0,4}ส่ง"), "edit-submitted", frozenset({"upload-failed"})),
+    # An occupation recorded against an age or an income: the occupation check, the only one
+    # about อาชีพ (not a programme's "พัฒนาอาชีพ").
+    (
+        re.compile(r"(?<!พัฒนา)อาชีพ"),
+        "check-occupation",
+        frozenset({"check-elderly", "check-child-education", "check-income", "check-young-head"}),
+    ),
     # A region named, or the region level asked for: the region's coordinators.
     (
         re.compile(r"xregionx|(?:ระดับ|ทั้ง|ประจำ|ดูแล|ประสาน|ประสานงาน|ผปส)\s?ภาค"),

@@ -897,3 +897,12 @@ def test_a_call_that_reported_a_failure_is_no_unreachable_coordinator():
     assert matcher_module.UNREACHABLE.search("โทรแจ้งเรื่องล็อกอินไม่ได้ไปแล้ว") is None
     assert matcher_module.UNREACHABLE.search("โทรไปบอกว่าเข้าแอปไม่ได้") is None
     assert matcher_module.UNREACHABLE.search("โทรหาผู้ประสานงานไม่ได้เลย") is not None
+
+
+def test_an_occupation_against_an_age_is_the_occupation_check(faq, monkeypatch):
+    """Only the occupation check is about อาชีพ; without the cue the child's age reads as the
+    child-education check."""
+    question = "เด็ก 7 ขวบลงอาชีพทำสวน ถูกไหมครับ"
+    assert faq.matcher.rank(question, top=1)[0].id == "check-occupation"
+    monkeypatch.setattr(matcher_module, "CUE_BOOST", 0.0)
+    assert faq.matcher.rank(question, top=1)[0].id == "check-child-education"
