@@ -78,9 +78,12 @@ _COMMON_TONED = ("ไม่", "ได้", "ต้อง", "ที่", "แล�
 _LAYOUT_KEYS = re.compile(r"[a-zA-Z;',./\[\]]")
 _LATIN_RUN = re.compile(r"[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*")
 
-# The letter's rule: a coordinator who cannot be reached → the central coordinators.
+# The letter's rule: a coordinator who cannot be reached → the central coordinators. Not a call
+# that reported something failing ("โทรแจ้งเรื่องล็อกอินไม่ได้", "โทรไปบอกว่าเข้าแอปไม่ได้"): the
+# words between the call and its ไม่ได้ hold no แจ้ง, เรื่อง or ว่า.
 UNREACHABLE = re.compile(
-    r"(ติดต่อ|โทร|เรียก)[^ ]*\s?[^ ]*ไม่(ได้|ติด|เจอ)|ไม่(รับ|มีคนรับ)(สาย|โทรศัพท์)?|ไม่ติด"
+    r"(ติดต่อ|โทร|เรียก)(?:(?!แจ้ง|เรื่อง|ว่า)[^ ])*\s?(?:(?!แจ้ง|เรื่อง|ว่า)[^ ])*ไม่(ได้|ติด|เจอ)"
+    r"|ไม่(รับ|มีคนรับ)(สาย|โทรศัพท์)?|ไม่ติด"
 )
 UNREACHABLE_BOOST = 0.1
 # Word patterns that settle which of two near topics a question means, where the letter's
@@ -96,7 +99,7 @@ CUES: tuple[tuple[re.Pattern[str], str, frozenset[str]], ...] = (
             r"|ยังไม่\s?(?:มี)?\s?(?:ใคร|คน|เจ้าหน้าที่)?\s?(?:ตอบ|ติดต่อกลับ|โทรกลับ|ติดต่อมา)"
         ),
         "ticket-status",
-        frozenset({"open-ticket"}),
+        frozenset({"open-ticket", "coordinator-central"}),
     ),
     # Asking to report (or how to): a new report.
     (
@@ -124,9 +127,16 @@ CUES: tuple[tuple[re.Pattern[str], str, frozenset[str]], ...] = (
     ),
     # Editing after pressing send: what was sent, not a failed send.
     (re.compile(r"แก้\S{0,12}\s?หลัง\s?\S{0,4}ส่ง"), "edit-submitted", frozenset({"upload-failed"})),
+    # An occupation recorded against an age or an income: the occupation check, the only one
+    # about อาชีพ (not a programme's "พัฒนาอาชีพ").
+    (
+        re.compile(r"(?<!พัฒนา)อาชีพ"),
+        "check-occupation",
+        frozenset({"check-elderly", "check-child-education", "check-income", "check-young-head"}),
+    ),
     # A region named, or the region level asked for: the region's coordinators.
     (
-        re.compile(r"xregionx|(?:ระดับ|ทั้ง|ประจำ)\s?ภาค"),
+        re.compile(r"xregionx|(?:ระดับ|ทั้ง|ประจำ|ดูแล|ประสาน|ประสานงาน|ผปส)\s?ภาค"),
         "coordinator-region",
         frozenset({"coordinator-province", "coordinator-central", "staff-list"}),
     ),
@@ -390,7 +400,9 @@ class Matcher:
         ):
             found = finder(text)
             if found is not None:
-                text = f"{text[: found.start]} {marker} {text[found.end :]}"
+                # Spaces evened out at once: the finders count positions in normalized text, so
+                # the doubled space left here made a region after a province land off its word.
+                text = " ".join(f"{text[: found.start]} {marker} {text[found.end :]}".split())
         tokens = [
             NUMBER if t[:1].isdigit() or THAI_NUMBER_WORD.fullmatch(t) else _PLACEHOLDERS.get(t, t)
             for t in self.tokenizer.tokens(text, normalized=True, translated=True)
@@ -498,15 +510,26 @@ class Matcher:
         if best:
             topical = self._topic_cosines(tokens, best)
             best = {o: (1 - W_TOPIC) * s + W_TOPIC * topical[o] for o, s in best.items()}
-        unreachable = UNREACHABLE.search(text) is not None
+        # The province unreachable and a region named ("จังหวัดโทรไม่ติด ภาคใต้ติดต่อใคร"): the
+        # volunteer asks for that region's coordinators, a step the letter's list allows; the
+        # central ones stay for a region itself unreachable or no region asked for.
+        unreachable = UNREACHABLE.search(text) is not None and not _region_asked_past_province(text)
         if "coordinator-central" in best and unreachable:
             best["coordinator-central"] += UNREACHABLE_BOOST
         if best:
             first = max(best, key=best.__getitem__)
             for pattern, meant, near in CUES:
-                if first in near and meant in best and pattern.search(text):
+                # The meant topic first already: lifted too, or the word model may yet put a
+                # near one over it.
+                if (
+                    (first in near or (first == meant and not near.isdisjoint(best)))
+                    and meant in best
+                    and pattern.search(text)
+                ):
                     if meant == "coordinator-region" and (unreachable or "ส่วนกลาง" in text):
                         continue  # unreachable → central (the letter's rule), or central asked for
+                    if first == "coordinator-central" and (unreachable or "ส่วนกลาง" in text):
+                        continue  # a report unanswered is where it stands, unless no one answers
                     best[meant] += CUE_BOOST
         ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)[:CANDIDATES]
         shares = self.words.shares(tokens, [owner for owner, _ in ranked])
@@ -667,6 +690,22 @@ class Matcher:
 _SKELETON = str.maketrans(
     "ศษซณธฑฒภใญฐฆฎฏฬ", "สสสนทททพไยถคดตล", "\u0e47\u0e48\u0e49\u0e4a\u0e4b\u0e4c"
 )
+
+
+def _region_asked_past_province(text: str) -> bool:
+    """A region named, and every "could not reach" in the message about the province: the
+    level named last before it (within a few words) is จังหวัด, not ภาค or a region."""
+    if "xregionx" not in text:
+        return False
+    found = False
+    for unreached in UNREACHABLE.finditer(text):
+        window = text[max(0, unreached.start() - 30) : unreached.end()]
+        province = window.rfind("จังหวัด")
+        region = max(window.rfind("xregionx"), window.rfind("ภาค"))
+        if province <= region:
+            return False
+        found = True
+    return found
 
 
 def _without_askers_roles(tokens: list[str]) -> list[str]:

@@ -36,6 +36,11 @@ FILLERS = frozenset(
     | {"ซึ่ง", "โดย", "เพื่อ", "กรณี", "ทั้งที่", "ตั้งแต่", "น่าจะ", "คง", "คงจะ", "อยากรู้"}
     | {"อยากได้", "สงสัย", "พี่", "น้อง", "ลุง", "ป้า", "แม่", "พ่อ", "ลูก", "เพื่อน", "หัวหน้า"}
     | {"ท่าน", "คุณ", "เขา", "เค้า", "จริงๆ", "เคย", "ทั้งวัน"}
+    # A story's feelings, family and days (sets D and E, fourth pass): no topic's phrasing has
+    # them, so left in they only thinned the words that name the topic.
+    | {"กลัว", "กังวล", "เป็นห่วง", "ห่วง", "เกรง", "บ่น", "รู้สึก", "ตกใจ", "คิด", "สักพัก"}
+    | {"หลาน", "ลูกหลาน", "ลูกสาว", "ลูกชาย", "ลูกบ้าน", "เมื่อคืน"}  # not แฟน: small talk's
+    | {"มอบหมาย", "รับมอบหมาย", "ปิดเทอม", "จันทร์", "อังคาร", "พุธ", "พฤหัส", "ศุกร์", "เสาร์"}
 )
 
 # Sentence-final particles and politeness words: they say nothing about the topic.
@@ -102,6 +107,11 @@ _DOTS_IN_ABBREVIATIONS = re.compile(
 # "จ.หนองคาย": จ. is จังหวัด before a name (not the last letter of ใจ, กิจ: no vowel before it).
 _PROVINCE_ABBREVIATION = re.compile(
     r"(?<![\u0e31\u0e34-\u0e39\u0e40-\u0e44\u0e47])จ\.\s?(?=[\u0e01-\u0e2e])"
+)
+# "ต.คลองน้อย": ต. before a name, after a space or at the start, is ตำบล (left alone, it lost its
+# dot and read "ตค", October). Not "ต.ค." itself, nor the ต. of "รพ.สต." (a letter before it).
+_TAMBON_ABBREVIATION = re.compile(
+    r"(?<![\u0e00-\u0e7f])ต\.\s?(?=[\u0e01-\u0e2e])(?!ค\.?(?:[\s\d]|$))"
 )
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")  # 38,000 → 38000
 _SPACES = re.compile(r"\s+")
@@ -177,6 +187,7 @@ def normalize(text: str) -> str:
     text = _REPEATS.sub(lambda m: m.group(1) or m.group(2) or m.group(3), text)
     text = _THOUSANDS.sub("", text)
     text = _PROVINCE_ABBREVIATION.sub("จังหวัด", text)
+    text = _TAMBON_ABBREVIATION.sub("ตำบล", text)
     text = _DOTS_IN_ABBREVIATIONS.sub("", text)
     text = text.translate(_SYMBOLS)
     return _SPACES.sub(" ", text).strip()

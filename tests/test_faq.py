@@ -40,6 +40,7 @@ from faq.kb import load_entries
 from faq.matcher import (
     FUZZ_TOP_DOCS,
     PROVINCE,
+    REGION,
     W_CHARS,
     W_TOKENS,
     Matcher,
@@ -556,6 +557,9 @@ def test_a_report_made_earlier_and_unanswered_is_a_status_question_not_a_new_rep
     [
         ("ผมอยู่ จ.สตูล ครับ", "ผมอยู่ จังหวัดสตูล ครับ"),  # จ. before a name is จังหวัด
         ("ตั้งใจ.ทำ", "ตั้งใจทำ"),  # the last letter of a word keeps its meaning
+        ("ผมอยู่ ต.บ้านนา ครับ", "ผมอยู่ ตำบลบ้านนา ครับ"),  # ต. before a name is ตำบล, not "ตค"
+        ("เดือน ต.ค. นี้", "เดือน ตค นี้"),  # ... but ต.ค. is still October
+        ("รพ.สต.บ้านนา", "รพสตบ้านนา"),  # ... and the ต. of รพ.สต. is no ตำบล
     ],
 )
 def test_the_province_abbreviation_is_read_in_full(text, expected):
@@ -865,3 +869,45 @@ def test_the_shipped_decision_model_is_what_training_gives():
         shipped["choose_at"],
     )
     assert note == shipped["trained_on"]
+
+
+def test_a_region_after_a_province_keeps_its_place(faq):
+    """The place finders count in normalized text: a province's placeholder left a doubled space
+    that put the region's placeholder off its word ("พา @ภาค อก")."""
+    tokens = faq.matcher.prepare("บ้านอยู่ อ.เมือง ลำปาง ครับ ขอเบอร์ผู้ประสานงานภาคเหนือ")[0]
+    assert tokens[-2:] == ["ผู้ประสานงาน", REGION]
+    assert PROVINCE in tokens
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("ผู้ประสานงานจังหวัดโทรไม่ติดเลย ขอเบอร์ผู้ประสานงานภาคเหนือหน่อย", "coordinator-region"),
+        ("โทรหาผู้ประสานงานภาคเหนือไม่ติดเลย ติดต่อใครได้อีก", "coordinator-central"),
+    ],
+)
+def test_a_region_asked_for_past_an_unreachable_province_is_the_regions(faq, question, topic):
+    """The letter sends an unreachable coordinator's volunteers to the central ones; a volunteer
+    who could not reach the province and names a region asks for that region's."""
+    assert faq.matcher.rank(question, top=1)[0].id == topic
+
+
+def test_a_storys_feelings_and_family_are_not_its_topic(faq):
+    tokens = faq.matcher.prepare("หลานบอกว่าแอปค้าง กลัวข้อมูลหาย")[0]
+    assert "หลาน" not in tokens and "กลัว" not in tokens
+
+
+def test_a_call_that_reported_a_failure_is_no_unreachable_coordinator():
+    """ "โทรแจ้งเรื่องล็อกอินไม่ได้" reports a login failure; "โทรหาผู้ประสานงานไม่ได้" is unreachable."""
+    assert matcher_module.UNREACHABLE.search("โทรแจ้งเรื่องล็อกอินไม่ได้ไปแล้ว") is None
+    assert matcher_module.UNREACHABLE.search("โทรไปบอกว่าเข้าแอปไม่ได้") is None
+    assert matcher_module.UNREACHABLE.search("โทรหาผู้ประสานงานไม่ได้เลย") is not None
+
+
+def test_an_occupation_against_an_age_is_the_occupation_check(faq, monkeypatch):
+    """Only the occupation check is about อาชีพ; without the cue the child's age reads as the
+    child-education check."""
+    question = "เด็ก 7 ขวบลงอาชีพทำสวน ถูกไหมครับ"
+    assert faq.matcher.rank(question, top=1)[0].id == "check-occupation"
+    monkeypatch.setattr(matcher_module, "CUE_BOOST", 0.0)
+    assert faq.matcher.rank(question, top=1)[0].id == "check-child-education"
