@@ -313,7 +313,10 @@ def test_the_pruned_ranking_ranks_as_scoring_every_document_does(faq, crowded_ma
     monkeypatch.setattr(
         Matcher, "_best_met", staticmethod(lambda *a: met_order_used.append(1) or best_met(*a))
     )
-    rows = [row for path in sorted(DATA.glob("*.jsonl")) for row in read_rows(path)]
+    # Not the final blind sets: no test may run the matcher on them before they are scored.
+    final = {"blindH.jsonl", "blindI.jsonl"}
+    paths = [p for p in sorted(DATA.glob("*.jsonl")) if p.name not in final]
+    rows = [row for path in paths for row in read_rows(path)]
     questions = [row["q"] for row in rows] + [p for e in faq.entries.values() for p in e.phrasings]
     for matcher in (faq.matcher, crowded_matcher):
         for question in questions:
