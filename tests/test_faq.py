@@ -313,7 +313,8 @@ def test_the_pruned_ranking_ranks_as_scoring_every_document_does(faq, crowded_ma
     monkeypatch.setattr(
         Matcher, "_best_met", staticmethod(lambda *a: met_order_used.append(1) or best_met(*a))
     )
-    rows = [row for path in sorted(DATA.glob("*.jsonl")) for row in read_rows(path)]
+    # Not the blind sets not yet scored: no test may run the matcher on them before their score.
+    rows = [row for path in our_sets() for row in read_rows(path)]
     questions = [row["q"] for row in rows] + [p for e in faq.entries.values() for p in e.phrasings]
     for matcher in (faq.matcher, crowded_matcher):
         for question in questions:
