@@ -35,6 +35,7 @@ from itertools import chain
 from pythainlp.util import eng_to_thai
 from rapidfuzz import fuzz
 
+from faq.cues import lift_near_topics
 from faq.decision import FEATURES, Decider, Redirect, find_redirect
 from faq.directory import Directory
 from faq.kb import Entry
@@ -78,70 +79,6 @@ _COMMON_TONED = ("ไม่", "ได้", "ต้อง", "ที่", "แล�
 _LAYOUT_KEYS = re.compile(r"[a-zA-Z;',./\[\]]")
 _LATIN_RUN = re.compile(r"[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*")
 
-# The letter's rule: a coordinator who cannot be reached → the central coordinators. Not a call
-# that reported something failing ("โทรแจ้งเรื่องล็อกอินไม่ได้", "โทรไปบอกว่าเข้าแอปไม่ได้"): the
-# words between the call and its ไม่ได้ hold no แจ้ง, เรื่อง or ว่า.
-UNREACHABLE = re.compile(
-    r"(ติดต่อ|โทร|เรียก)(?:(?!แจ้ง|เรื่อง|ว่า)[^ ])*\s?(?:(?!แจ้ง|เรื่อง|ว่า)[^ ])*ไม่(ได้|ติด|เจอ)"
-    r"|ไม่(รับ|มีคนรับ)(สาย|โทรศัพท์)?|ไม่ติด"
-)
-UNREACHABLE_BOOST = 0.1
-# Word patterns that settle which of two near topics a question means, where the letter's
-# meaning is clear (issue 11): (pattern over the question's text, the topic it means, the near
-# topics it is taken for). Used only when one of those near topics is ranked first and the meant
-# topic is among the candidates; it is then lifted by CUE_BOOST.
-CUES: tuple[tuple[re.Pattern[str], str, frozenset[str]], ...] = (
-    # A report made earlier and no word back: where it stands, not a new report.
-    (
-        re.compile(
-            r"(?<!ขอ)(?<!ขอ )(?<!อยาก)(?<!อยาก )(?<!จะ)(?<!จะ )(?<!ต้อง)(?<!ต้อง )(?<!ต้องการ)"
-            r"แจ้ง\S{0,10}?\s?(?:ไป(?!ที่|ทาง|หา|ยัง|ได้|ไหน)|ไว้)"
-            r"|ยังไม่\s?(?:มี)?\s?(?:ใคร|คน|เจ้าหน้าที่)?\s?(?:ตอบ|ติดต่อกลับ|โทรกลับ|ติดต่อมา)"
-        ),
-        "ticket-status",
-        frozenset({"open-ticket", "coordinator-central"}),
-    ),
-    # Asking to report (or how to): a new report.
-    (
-        re.compile(
-            r"(?:ขอ|อยาก|ต้องการ)\s?(?:แจ้ง|ส่งเรื่อง)"
-            r"|แจ้ง\S{0,10}?\s?(?:อย่างไร|ยังไง|ได้ที่ไหน|ที่ไหน|ทางไหน|ได้ไหม)"
-        ),
-        "open-ticket",
-        frozenset({"ticket-status"}),
-    ),
-    # Correcting what a meeting found wrong, or who corrects: the meeting's resolution to correct.
-    (
-        re.compile(r"แก้.{0,30}?(?:ประชุม|มติ)|(?:ประชุม|มติ).{0,30}?แก้|ใคร\s?(?:เป็นคน|เป็นผู้)?\s?แก้"),
-        "data-correction",
-        frozenset({"edit-submitted", "certification-local", "check-vip-households"}),
-    ),
-    # The province's certification, its appeal, its 14 August cut-off.
-    (
-        re.compile(
-            r"อุทธรณ์|จังหวัด\S{0,6}\s?รับรอง|รับรอง\S{0,12}จังหวัด|พ้นกำหนด"
-            r"|(?:14|สิบสี่)\s?(?:สิงหา|สค)"
-        ),
-        "certification-province",
-        frozenset({"edit-submitted", "data-correction", "certification-local"}),
-    ),
-    # Editing after pressing send: what was sent, not a failed send.
-    (re.compile(r"แก้\S{0,12}\s?หลัง\s?\S{0,4}ส่ง"), "edit-submitted", frozenset({"upload-failed"})),
-    # An occupation recorded against an age or an income: the occupation check, the only one
-    # about อาชีพ (not a programme's "พัฒนาอาชีพ").
-    (
-        re.compile(r"(?<!พัฒนา)อาชีพ"),
-        "check-occupation",
-        frozenset({"check-elderly", "check-child-education", "check-income", "check-young-head"}),
-    ),
-    # A region named, or the region level asked for: the region's coordinators.
-    (
-        re.compile(r"xregionx|(?:ระดับ|ทั้ง|ประจำ|ดูแล|ประสาน|ประสานงาน|ผปส)\s?ภาค"),
-        "coordinator-region",
-        frozenset({"coordinator-province", "coordinator-central", "staff-list"}),
-    ),
-)
-CUE_BOOST = 0.15
 FUZZ_TOP_DOCS = 12
 # The ranking's candidates get this much of their share under the word model (`word_model`).
 # Ranked first on our seven question sets: 1,668 → 1,684 of 1,730 (stories 411 → 418) at 0.05,
@@ -510,27 +447,7 @@ class Matcher:
         if best:
             topical = self._topic_cosines(tokens, best)
             best = {o: (1 - W_TOPIC) * s + W_TOPIC * topical[o] for o, s in best.items()}
-        # The province unreachable and a region named ("จังหวัดโทรไม่ติด ภาคใต้ติดต่อใคร"): the
-        # volunteer asks for that region's coordinators, a step the letter's list allows; the
-        # central ones stay for a region itself unreachable or no region asked for.
-        unreachable = UNREACHABLE.search(text) is not None and not _region_asked_past_province(text)
-        if "coordinator-central" in best and unreachable:
-            best["coordinator-central"] += UNREACHABLE_BOOST
-        if best:
-            first = max(best, key=best.__getitem__)
-            for pattern, meant, near in CUES:
-                # The meant topic first already: lifted too, or the word model may yet put a
-                # near one over it.
-                if (
-                    (first in near or (first == meant and not near.isdisjoint(best)))
-                    and meant in best
-                    and pattern.search(text)
-                ):
-                    if meant == "coordinator-region" and (unreachable or "ส่วนกลาง" in text):
-                        continue  # unreachable → central (the letter's rule), or central asked for
-                    if first == "coordinator-central" and (unreachable or "ส่วนกลาง" in text):
-                        continue  # a report unanswered is where it stands, unless no one answers
-                    best[meant] += CUE_BOOST
+        lift_near_topics(best, text)
         ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)[:CANDIDATES]
         shares = self.words.shares(tokens, [owner for owner, _ in ranked])
         ranked = [(owner, s + W_WORDS * shares[owner]) for owner, s in ranked]
@@ -690,22 +607,6 @@ class Matcher:
 _SKELETON = str.maketrans(
     "ศษซณธฑฒภใญฐฆฎฏฬ", "สสสนทททพไยถคดตล", "\u0e47\u0e48\u0e49\u0e4a\u0e4b\u0e4c"
 )
-
-
-def _region_asked_past_province(text: str) -> bool:
-    """A region named, and every "could not reach" in the message about the province: the
-    level named last before it (within a few words) is จังหวัด, not ภาค or a region."""
-    if "xregionx" not in text:
-        return False
-    found = False
-    for unreached in UNREACHABLE.finditer(text):
-        window = text[max(0, unreached.start() - 30) : unreached.end()]
-        province = window.rfind("จังหวัด")
-        region = max(window.rfind("xregionx"), window.rfind("ภาค"))
-        if province <= region:
-            return False
-        found = True
-    return found
 
 
 def _without_askers_roles(tokens: list[str]) -> list[str]:

@@ -25,7 +25,7 @@ from rapidfuzz import fuzz, process
 import faq.matcher as matcher_module
 from bench.faq_answers import match_row, our_sets
 from bot.config import PROJECT_ROOT
-from faq import spelling
+from faq import cues, spelling
 from faq.__main__ import matcher_decision
 from faq.decision import (
     FEATURES,
@@ -549,7 +549,7 @@ def test_a_report_made_earlier_and_unanswered_is_a_status_question_not_a_new_rep
     ranking reads "แจ้งปัญหา" as a new report."""
     question = "แจ้งปัญหาไปตั้งแต่วันจันทร์ ยังไม่มีใครติดต่อกลับเลยครับ"
     assert faq.matcher.match(question).id == "ticket-status"
-    monkeypatch.setattr(matcher_module, "CUE_BOOST", 0.0)
+    monkeypatch.setattr(cues, "CUE_BOOST", 0.0)
     assert faq.matcher.rank(question, top=1)[0].id == "open-ticket"
 
 
@@ -900,9 +900,9 @@ def test_a_storys_feelings_and_family_are_not_its_topic(faq):
 
 def test_a_call_that_reported_a_failure_is_no_unreachable_coordinator():
     """ "โทรแจ้งเรื่องล็อกอินไม่ได้" reports a login failure; "โทรหาผู้ประสานงานไม่ได้" is unreachable."""
-    assert matcher_module.UNREACHABLE.search("โทรแจ้งเรื่องล็อกอินไม่ได้ไปแล้ว") is None
-    assert matcher_module.UNREACHABLE.search("โทรไปบอกว่าเข้าแอปไม่ได้") is None
-    assert matcher_module.UNREACHABLE.search("โทรหาผู้ประสานงานไม่ได้เลย") is not None
+    assert cues.UNREACHABLE.search("โทรแจ้งเรื่องล็อกอินไม่ได้ไปแล้ว") is None
+    assert cues.UNREACHABLE.search("โทรไปบอกว่าเข้าแอปไม่ได้") is None
+    assert cues.UNREACHABLE.search("โทรหาผู้ประสานงานไม่ได้เลย") is not None
 
 
 def test_an_occupation_against_an_age_is_the_occupation_check(faq, monkeypatch):
@@ -910,5 +910,5 @@ def test_an_occupation_against_an_age_is_the_occupation_check(faq, monkeypatch):
     child-education check."""
     question = "เด็ก 7 ขวบลงอาชีพทำสวน ถูกไหมครับ"
     assert faq.matcher.rank(question, top=1)[0].id == "check-occupation"
-    monkeypatch.setattr(matcher_module, "CUE_BOOST", 0.0)
+    monkeypatch.setattr(cues, "CUE_BOOST", 0.0)
     assert faq.matcher.rank(question, top=1)[0].id == "check-child-education"
