@@ -50,6 +50,11 @@ FILLERS = frozenset(
     # ข้าเจ้า, เปิ้น, ฉาน are ผม/ดิฉัน; มื้อนี้, มื้อวาน, มื้ออื่น are today, yesterday, tomorrow;
     # สิ (will) and อ (อ. before a district's name, its dot gone) name no topic either.
     | {"ข้อย", "ข้าน้อย", "ข้าเจ้า", "เปิ้น", "ฉาน", "สิ", "มื้อนี้", "มื้อวาน", "มื้ออื่น", "อ"}
+    # The telling's other words, in stories of every set and in no topic's phrasing: one of
+    # them (หลังหนึ่ง, คนหนึ่ง), came across, some of them, as said, in fact, about, at last;
+    # the teller retired, a district's development officer, a group's head, parents.
+    | {"หนึ่ง", "บางคน", "ตามที่", "ที่จริง", "สักที"}
+    | {"เกษียณ", "พัฒนาการ", "หัวหน้ากลุ่ม", "พ่อแม่"}
 )
 
 # Sentence-final particles and politeness words: they say nothing about the topic.
