@@ -46,6 +46,15 @@ FILLERS = frozenset(
     # อำเภอเมือง name no topic (นักการเมือง stays one word).
     | {"เคารพ", "ที่เคารพ", "กรุณา", "ขอความกรุณา", "ล่วงหน้า", "ขอบคุณล่วงหน้า"}
     | {"ขอบพระคุณล่วงหน้า", "ครู", "ข้างบ้าน", "มือใหม่", "เมือง", "ทุกครั้ง", "ทุกครั้งที่"}
+    # Who tells and when in Isan, Northern and Southern Thai (sets H and I, sixth pass): ข้อย,
+    # ข้าเจ้า, เปิ้น, ฉาน are ผม/ดิฉัน; มื้อนี้, มื้อวาน, มื้ออื่น are today, yesterday, tomorrow;
+    # สิ (will) and อ (อ. before a district's name, its dot gone) name no topic either.
+    | {"ข้อย", "ข้าน้อย", "ข้าเจ้า", "เปิ้น", "ฉาน", "สิ", "มื้อนี้", "มื้อวาน", "มื้ออื่น", "อ"}
+    # The telling's other words, in stories of every set and in no topic's phrasing: one of
+    # them (หลังหนึ่ง, คนหนึ่ง), came across, some of them, as said, in fact, about, at last;
+    # the teller retired, a district's development officer, a group's head, parents.
+    | {"หนึ่ง", "บางคน", "ตามที่", "ที่จริง", "สักที"}
+    | {"เกษียณ", "พัฒนาการ", "หัวหน้ากลุ่ม", "พ่อแม่"}
 )
 
 # Sentence-final particles and politeness words: they say nothing about the topic.
@@ -98,6 +107,16 @@ PARTICLES = frozenset(
         "เน้อ",
         "จ๋า",
         "ค่าบ",
+        # Isan, Northern and Southern particles (sixth pass): ก่อ and หม้าย ask like ไหม,
+        # เจ้า is the Northern ค่ะ/ครับ
+        "ก่อ",
+        "หม้าย",
+        "เจ้า",
+        "เนาะ",
+        "น้อ",
+        "แหละ",
+        "หนิ",
+        "เด้",
     }
 )
 
