@@ -587,6 +587,17 @@ def test_a_storys_teller_is_not_its_topic(faq):
     assert "อาสาสมัคร" in faq.matcher.prepare("อาสาต่อตำบลต้องมีกี่คน")[0]
 
 
+@pytest.mark.parametrize(
+    ("question", "tokens"),
+    [
+        ("ข้อยส่งข้อมูลบ่ได้เด้อ", ["ส่งข้อมูล", "ไม่", "ได้"]),  # Isan: I, not, particle
+        ("มื้อนี้เข้าแอปบ่ได้เลยเจ้า", ["เข้า", "แอป", "ไม่", "ได้", "เลย"]),  # today, particle
+    ],
+)
+def test_regional_words_read_as_the_knowledge_bases(faq, question, tokens):
+    assert faq.matcher.prepare(question)[0] == tokens
+
+
 def test_misspelled_words_are_corrected_to_the_knowledge_bases(faq):
     assert "ตำแหน่ง" in faq.matcher.prepare("พิกดไม่ขึ้น")[0]  # พิกัด
     assert faq.matcher.match("ลืมรหัดผ่าน").id == "forgot-password"
