@@ -83,7 +83,8 @@ def lift_near_topics(best: dict[str, float], text: str) -> None:
     # The province unreachable and a region named ("จังหวัดโทรไม่ติด ภาคใต้ติดต่อใคร"): the
     # volunteer asks for that region's coordinators, a step the letter's list allows; the
     # central ones stay for a region itself unreachable or no region asked for.
-    unreachable = UNREACHABLE.search(text) is not None and not _region_asked_past_province(text)
+    unreached = list(UNREACHABLE.finditer(text))
+    unreachable = bool(unreached) and not _region_asked_past_province(text, unreached)
     if "coordinator-central" in best and unreachable:
         best["coordinator-central"] += UNREACHABLE_BOOST
     if not best:
@@ -104,17 +105,16 @@ def lift_near_topics(best: dict[str, float], text: str) -> None:
         best[meant] += CUE_BOOST
 
 
-def _region_asked_past_province(text: str) -> bool:
-    """A region named, and every "could not reach" in the message about the province: the
-    level named last before it (within a few words) is จังหวัด, not ภาค or a region."""
-    if "xregionx" not in text:
+def _region_asked_past_province(text: str, unreached: list[re.Match[str]]) -> bool:
+    """A region named, and every "could not reach" in the message (`unreached`, found once by
+    the caller) about the province: the level named last before it (within a few words) is
+    จังหวัด, not ภาค or a region."""
+    if "xregionx" not in text or not unreached:
         return False
-    found = False
-    for unreached in UNREACHABLE.finditer(text):
-        window = text[max(0, unreached.start() - 30) : unreached.end()]
+    for match in unreached:
+        window = text[max(0, match.start() - 30) : match.end()]
         province = window.rfind("จังหวัด")
         region = max(window.rfind("xregionx"), window.rfind("ภาค"))
         if province <= region:
             return False
-        found = True
-    return found
+    return True
