@@ -695,7 +695,7 @@ def test_the_reply_carries_the_action(faq):
 def test_the_decision_model_learns_and_decides():
     rows = [[x / 10, 0.5] for x in range(11)] * 5
     labels = [int(x[0] > 0.5) for x in rows]
-    weights, bias = fit_logistic(rows, labels, epochs=2000, rate=1.0)
+    weights, bias = fit_logistic(rows, labels)
     model = Decider(
         (weights[0], weights[1], 0, 0, 0, 0), bias, answer_at=0.5, choose_at=0.3, choose_margin=0.1
     )
