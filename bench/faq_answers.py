@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.faq_bench import synthesize  # noqa: E402
 from faq.normalize import DATA  # noqa: E402
+from faq.question_sets import HELD_OUT  # noqa: E402
 from faq.service import FaqService  # noqa: E402
 from faq.training import examples, train  # noqa: E402
 
@@ -37,14 +38,10 @@ SHARED_DEV = ROOT.parent / "shared" / "faq" / "dev.jsonl"
 SAMPLE = ROOT / "tests" / "data" / "faq" / "matches.jsonl"
 
 
-# Blind sets not scored yet (faq/data/blind.md): running the matcher on them here would unblind
-# them before the one score that counts. (blindC and holdout2 were scored once on 2026-11-25,
-# blindD to blindM on 2026-11-26.)
-NOT_YET_SCORED: frozenset[str] = frozenset({"blindN.jsonl", "blindO.jsonl"})
-
-
 def our_sets() -> list[Path]:
-    return [p for p in sorted(DATA.glob("*.jsonl")) if p.name not in NOT_YET_SCORED]
+    """Every question set but the blind sets not scored yet (`question_sets.HELD_OUT`): running
+    the matcher on them here would unblind them before the one score that counts."""
+    return [p for p in sorted(DATA.glob("*.jsonl")) if p.name not in HELD_OUT]
 
 
 def question_sets() -> list[Path]:
@@ -180,13 +177,16 @@ def differences(before: dict, after: dict) -> list[str]:
 
 def sample() -> list[dict[str, object]]:
     """Every eighth question of our sets and every one answered with a choice, with what the
-    matcher makes of it (`test_faq` checks these stay as they are)."""
-    matcher = FaqService.load().matcher
+    matcher makes of it when it has not learned the question's set (`test_faq` checks these stay
+    as they are)."""
+    shipped = FaqService.load().matcher
     rows = []
-    for n, q in enumerate(q for path in our_sets() for q in questions(path)):
-        row = match_row(matcher, q)
-        if n % 8 == 0 or row["action"] == "choose":
-            rows.append(row)
+    for path in our_sets():
+        matcher = shipped.without(path.name)
+        for n, q in enumerate(questions(path)):
+            row = match_row(matcher, q)
+            if n % 8 == 0 or row["action"] == "choose":
+                rows.append({"set": path.name, **row})
     return rows
 
 

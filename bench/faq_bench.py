@@ -2,8 +2,10 @@
 
 The shipped entries are kept and synthetic ones added until there are --entries of them (each
 with 8 phrasings of 3–7 real Thai dictionary words, so the indexes grow as a real KB would).
-Questions are the dev (if ../shared is there), tuning and styles_dev sets, cycled. Load time covers reading the YAML, building the
-tokenizer dictionary and indexing every phrasing.
+The question sets the matcher learns from are copied beside them (`question_sets`). Questions are
+the dev (if ../shared is there), tuning and styles_dev sets, cycled. Load time covers reading the
+YAML and the sets, building the tokenizer dictionary and indexing every phrasing (those of the
+shipped knowledge base and sets prepared already, `faq.prepared`; the synthetic ones not).
 
 Last line (a contract): {"entries", "qps", "p50_ms", "p99_ms", "load_s"}
 """
@@ -27,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from faq.normalize import DATA  # noqa: E402
+from faq.question_sets import learned_sets  # noqa: E402
 from faq.service import FaqService  # noqa: E402
 
 
@@ -57,8 +60,11 @@ def synthesize(target: int, seed: int = 2563) -> Path:
         "english.yaml",
         "redirects.yaml",
         "decider.json",
+        "prepared.json.gz",
     ):
         shutil.copy(DATA / name, folder / name)
+    for path in learned_sets(DATA):  # the question sets the matcher learns from
+        shutil.copy(path, folder / path.name)
     (folder / "kb.yaml").write_text(yaml.safe_dump(entries, allow_unicode=True), encoding="utf-8")
     return folder
 

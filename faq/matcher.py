@@ -1,7 +1,9 @@
 """Ranks FAQ entries for a question, and abstains when none fits.
 
-Every phrasing of every entry (canonical question + examples) is a document. A question is
-scored against each document by three signals, each in [0, 1]:
+Every phrasing of every entry (canonical question + examples) is a document, and so is every
+question of our question sets (`question_sets`): an out-of-scope one under `OUT_OF_SCOPE`, which
+a question is declined as when it comes first. A question is scored against each document by
+three signals, each in [0, 1]:
 
 - word overlap: cosine of IDF-weighted token sets (tokens from `Tokenizer`: particles dropped,
   synonyms merged). Words the knowledge base has never seen count against the match, which is
@@ -10,9 +12,8 @@ scored against each document by three signals, each in [0, 1]:
   typos and odd word cuts;
 - rapidfuzz `token_set_ratio` on the token strings of the best candidates.
 
-Only documents that can be among the best candidates are scored: those sharing a word with the
-question, and those sharing trigrams heavy enough to reach the twelfth best of these (a bound
-rules out the rest, which could not have changed the result).
+The two cosines are summed for every document at once (numpy); rapidfuzz then scores the
+twelve best, no more than three of a topic.
 
 An entry's score is its best document's. Below `threshold` the answer is "no match"; when the
 runner-up is within `margin` of the best, the result is ambiguous (the bot asks which).
@@ -24,14 +25,13 @@ Built once; read-only afterwards, so one instance serves all threads.
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain
 
+import numpy as np
 from pythainlp.util import eng_to_thai
 from rapidfuzz import fuzz
 
@@ -40,6 +40,8 @@ from faq.decision import FEATURES, Decider, Redirect, find_redirect
 from faq.directory import Directory
 from faq.kb import Entry
 from faq.normalize import FILLERS, PARTICLES, Tokenizer, normalize
+from faq.prepared import Prepared
+from faq.question_sets import OUT_OF_SCOPE, Asked
 from faq.spelling import MIN_CHARS as SPELLING_MIN_CHARS
 from faq.spelling import Speller
 from faq.word_model import WordModel
@@ -79,15 +81,17 @@ _LAYOUT_KEYS = re.compile(r"[a-zA-Z;',./\[\]]")
 _LATIN_RUN = re.compile(r"[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*")
 
 FUZZ_TOP_DOCS = 12
+# Of one topic, at most this many of them: with our question sets learned a topic has hundreds of
+# phrasings, and its twelve nearest hid every other topic (no runner-up, no choice to offer).
+DOCS_PER_TOPIC = 3
+# How many of the best-scoring documents are sorted first, in the hope they hold those twelve.
+SORTED_FIRST = 200
 # The ranking's candidates get this much of their share under the word model (`word_model`).
 # Ranked first on our seven question sets: 1,668 → 1,684 of 1,730 (stories 411 → 418) at 0.05,
 # 13-19 more from 0.03 to 0.15, 4 at 0.4. After the third pass's words, cues and phrasings had
 # mended many of the same questions, on all our sets: 2,092 → 2,099 of 2,122 (13 mended, 6 lost).
 W_WORDS = 0.05
 CANDIDATES = 5
-# Floats add up with rounding: a bound is stretched this much before it is trusted to fall short
-# of a score (without it, a document scoring exactly the floor was ruled out).
-_ROUNDING = 1 + 1e-9
 
 # Calibrated on faq/data/tuning.jsonl (our own phrasings, not the evaluation set).
 DEFAULT_THRESHOLD = 0.36
@@ -110,6 +114,7 @@ class MatchResult:
     ambiguous: bool  # best and runner-up both pass and are too close to call
     probability: float = 0.0  # the decision model's P(best is right); 0 without a model
     redirect: str | None = None  # the question names another service (`redirects.yaml`)
+    out_of_scope: bool = False  # declined: most like our out-of-scope questions (`question_sets`)
 
     @property
     def choices(self) -> list[str]:
@@ -131,7 +136,11 @@ def trigrams(text: str) -> set[str]:
 
 
 class _Index:
-    """IDF-weighted sets with an inverted index: cosine against many documents at once."""
+    """IDF-weighted sets with an inverted index: cosine against every document at once.
+
+    With our question sets learned there are ~8,000 documents, and a question's trigrams alone
+    meet thousands of them: the sums run in numpy (`bincount` over the query's postings), where
+    a Python loop over them took most of a question's time."""
 
     def __init__(self, docs: list[set[str]], owners: list[str]) -> None:
         entries_with: dict[str, set[str]] = defaultdict(set)
@@ -143,16 +152,19 @@ class _Index:
         self.idf = {f: math.log(1 + n_entries / len(e)) for f, e in entries_with.items()}
         self.unknown_idf = math.log(1 + n_entries / 0.5)
         self._docs = docs
-        self.postings: dict[str, list[int]] = defaultdict(list)
+        postings: dict[str, list[int]] = defaultdict(list)
         for doc_id, features in enumerate(docs):
             for f in features:
-                self.postings[f].append(doc_id)
+                postings[f].append(doc_id)
+        self.postings = {f: np.array(p, dtype=np.int32) for f, p in postings.items()}
+        self.size = len(docs)
         self._weigh()
 
     def _weigh(self) -> None:
-        self.norms = [math.sqrt(sum(self.idf[f] ** 2 for f in doc)) or 1.0 for doc in self._docs]
-        # The smallest norm among each feature's documents: how much it can add to a cosine.
-        self._lightest = {f: min(self.norms[d] for d in p) for f, p in self.postings.items()}
+        # fsum is exact: a norm does not hang on the order a set of features iterates in.
+        self.norms = np.array(
+            [math.sqrt(math.fsum(self.idf[f] ** 2 for f in doc)) or 1.0 for doc in self._docs]
+        )
 
     def damp(self, features: Iterable[str]) -> None:
         """Give `features` the lowest weight: evidence of nothing on their own."""
@@ -165,71 +177,18 @@ class _Index:
     def weight(self, feature: str) -> float:
         return self.idf.get(feature, self.unknown_idf)
 
-    def query(self, features: Iterable[str]) -> _Query:
-        features = set(features)  # the sums below run in this set's order, as they always have
-        idf, unknown = self.idf, self.unknown_idf  # `weight`, without a call per feature
-        norm = math.sqrt(sum(idf.get(f, unknown) ** 2 for f in features)) or 1.0
+    def cosines(self, features: Iterable[str]) -> np.ndarray:
+        """Every document's cosine with a query of `features` (0.0 for one sharing none)."""
+        features = sorted(set(features))  # sorted: the same sums in every process
+        idf, unknown = self.idf, self.unknown_idf
+        norm = math.sqrt(math.fsum(idf.get(f, unknown) ** 2 for f in features)) or 1.0
         known = [f for f in features if f in idf]
-        return _Query(norm, known, [idf[f] * idf[f] for f in known], self.postings)
-
-    def dots(self, query: _Query) -> list[float]:
-        """Per document, Σ w² over the query's features it has, added in the query's order (0.0
-        for a document with none: every weight is above zero)."""
-        dots = [0.0] * len(self.norms)
-        for f, w2 in zip(query.features, query.weights, strict=True):
-            for d in self.postings[f]:
-                dots[d] += w2
-        return dots
-
-    def reach(self, query: _Query, weight: float, floor: float) -> set[int]:
-        """Every document whose `weight` · cosine can reach `floor`.
-
-        A feature adds weight · w² / (|query| · |document|) to a document's score, at most
-        weight · w² / (|query| · the lightest norm among its documents): its bound. Taken
-        lightest first, the features whose bounds together stay below `floor` cannot lift a
-        document to it on their own, so a document sharing only those is ruled out; every
-        document of the other features is kept."""
-        bounds = sorted(
-            (weight * w2 / (query.norm * self._lightest[f]), n)
-            for n, (f, w2) in enumerate(zip(query.features, query.weights, strict=True))
-        )
-        light, total = 0, 0.0
-        for bound, _ in bounds:
-            if (total + bound) * _ROUNDING >= floor:
-                break
-            total += bound
-            light += 1
-        return set().union(*(self.postings[query.features[n]] for _, n in bounds[light:]))
-
-
-@dataclass(frozen=True)
-class _Query:
-    """What an index needs to score documents against a query, worked out once."""
-
-    norm: float
-    features: list[str]  # the features the index knows, in the order the sums run
-    weights: list[float]  # and each one's squared weight
-    postings: dict[str, list[int]]
-
-    def documents(self) -> set[int]:
-        return set().union(*(self.postings[f] for f in self.features))
-
-    def met(self) -> dict[int, None]:
-        """Every document with a feature of the query, in the order the features meet them."""
-        return dict.fromkeys(chain.from_iterable(self.postings[f] for f in self.features))
-
-
-def _best_distinct(scores: dict[int, float], n: int) -> list[tuple[int, float]] | None:
-    """The `n` best-scoring documents with their scores, best first; None when two of them score
-    the same (then the order they were met in decides, see `Matcher._best_met`)."""
-    kept = list(scores)
-    if len(kept) > n:
-        cut = sorted(scores.values(), reverse=True)[n - 1]
-        kept = [d for d in kept if scores[d] >= cut]
-    kept.sort(key=scores.__getitem__, reverse=True)
-    if len(kept) > n or len({scores[d] for d in kept}) < len(kept):
-        return None
-    return [(d, scores[d]) for d in kept]
+        if not known:
+            return np.zeros(self.size)
+        lists = [self.postings[f] for f in known]
+        weights = np.repeat([idf[f] * idf[f] for f in known], [len(p) for p in lists])
+        dots = np.bincount(np.concatenate(lists), weights=weights, minlength=self.size)
+        return dots / (norm * self.norms)
 
 
 class Matcher:
@@ -243,6 +202,8 @@ class Matcher:
         match_ids: Iterable[str] | None = None,
         decider: Decider | None = None,
         redirects: Sequence[Redirect] = (),
+        asked: Sequence[Asked] = (),
+        prepared: Prepared | None = None,
     ) -> None:
         self.tokenizer = tokenizer
         self.decider = decider
@@ -262,26 +223,46 @@ class Matcher:
         token_sets: list[set[str]] = []
         gram_sets: list[set[str]] = []
         documents: list[tuple[str, list[str]]] = []
-        for entry in entries:
-            if allowed is not None and entry.id not in allowed:
-                continue
+        kept = [e for e in entries if allowed is None or e.id in allowed]
+        self._entries, self._asked = kept, tuple(asked)
+        for entry in kept:
             if entry.requires_any:
                 self.requires[entry.id] = frozenset(
                     t for word in entry.requires_any for t in self.tokenizer.tokens(word)
                 )
-            # Answers are not indexed: measured, their lines (app steps, dates) pulled questions
-            # towards the wrong topics more often than they helped.
-            for phrasing in entry.phrasings:
-                tokens, text = self.prepare(phrasing)
-                if not tokens:
-                    continue
-                self.owners.append(entry.id)
-                self.doc_tokens.append(" ".join(tokens))
-                token_sets.append(set(tokens))
-                gram_sets.append(trigrams(text))
-                documents.append((entry.id, tokens))
+        # Answers are not indexed: measured, their lines (app steps, dates) pulled questions
+        # towards the wrong topics more often than they helped.
+        phrasings = [(entry.id, phrasing) for entry in kept for phrasing in entry.phrasings]
+        # Our question sets' questions too, the out-of-scope ones under their own owner
+        # (`question_sets`); a topic this matcher does not serve is skipped.
+        ids = {entry.id for entry in kept}
+        phrasings += [
+            (a.topic or OUT_OF_SCOPE, a.question)
+            for a in asked
+            if a.topic is None or a.topic in ids
+        ]
+        # Each phrasing as prepared before (`prepared`), or now; kept, for the next matcher.
+        known = prepared or {}
+        self.prepared: dict[str, tuple[tuple[str, ...], str]] = {}
+        # The knowledge base's own words: what a misspelling may be mended to. Not our sets'
+        # words: their chat lines hold misspellings ("ศึกสา"), which must not become words.
+        n_kb = sum(len(entry.phrasings) for entry in kept)
+        kb_words: set[str] = set()
+        for n, (owner, phrasing) in enumerate(phrasings):
+            tokens, text = self._prepare_once(phrasing, known)
+            if not tokens:
+                continue
+            if n < n_kb:
+                kb_words.update(tokens)
+            self.owners.append(owner)
+            self.doc_tokens.append(" ".join(tokens))
+            token_sets.append(set(tokens))
+            gram_sets.append(trigrams(text))
+            documents.append((owner, tokens))
         self.words = WordModel(documents)
         self.tokens = _Index(token_sets, self.owners)
+        numbered = {owner: n for n, owner in enumerate(dict.fromkeys(self.owners))}
+        self._topic_of = [numbered[owner] for owner in self.owners]
         # A place name alone says nothing ("เที่ยวเชียงใหม่" is no coordinator question).
         self.tokens.damp([PROVINCE, REGION])
         self.grams = _Index(gram_sets, self.owners)
@@ -294,19 +275,23 @@ class Matcher:
             vector = {t: n * self.tokens.idf[t] for t, n in counts.items()}
             length = math.sqrt(math.fsum(v * v for v in vector.values())) or 1.0
             self._topics[owner] = {t: v / length for t, v in vector.items()}
-        self._doc_requires = {
-            d: self.requires[owner] for d, owner in enumerate(self.owners) if owner in self.requires
-        }
+        # The documents of each entry with `requires_any`, ruled out together when a question
+        # has none of its words.
+        self._requires_docs = [
+            (needs, np.array([d for d, o in enumerate(self.owners) if o == owner], dtype=np.int64))
+            for owner, needs in self.requires.items()
+        ]
         # In a fixed order (an index's words come in the order a set gave them): the knowledge
         # base's words, the most widely used first; then synonyms' forms and everyday words.
-        words = sorted(self.tokens.idf, key=lambda w: (-len(self.tokens.postings[w]), w))
-        # The words a misspelling is corrected to: the indexed words and every synonym's forms
-        # (of equally close words, the first of these wins).
+        self._known = kb_words
+        words = sorted(kb_words, key=lambda w: (-len(self.tokens.postings[w]), w))
+        # The words a misspelling is corrected to: the knowledge base's words and every synonym's
+        # forms (of equally close words, the first of these wins).
         self._vocabulary = {w: w for w in words if len(w) >= SPELLING_MIN_CHARS}
         self._vocabulary.update(
             (form, canonical)
             for form, canonical in tokenizer.synonyms.items()
-            if canonical in self.tokens.idf and len(form) >= SPELLING_MIN_CHARS and " " not in form
+            if canonical in kb_words and len(form) >= SPELLING_MIN_CHARS and " " not in form
         )
         self._vocabulary = {w: c for w, c in self._vocabulary.items() if _THAI.match(w)}
         self._speller = Speller(self._vocabulary)
@@ -318,8 +303,31 @@ class Matcher:
         self._skeletons: dict[str, str] = {}
         for word in [*words, *sorted(tokenizer.synonyms)]:
             canonical = tokenizer.synonyms.get(word, word)
-            if canonical in self.tokens.idf and len(word) >= 2 and _THAI.match(word):
+            if canonical in kb_words and len(word) >= 2 and _THAI.match(word):
                 self._skeletons.setdefault(skeleton(word), canonical)
+
+    def without(self, source: str) -> Matcher:
+        """This matcher as it would be had it never learned the question set `source` (a file
+        name): how a set it learned is scored, as one written later would meet it."""
+        return Matcher(
+            self._entries,
+            self.tokenizer,
+            self.directory,
+            self.threshold,
+            self.margin,
+            decider=self.decider,
+            redirects=self.redirects,
+            asked=[a for a in self._asked if a.source != source],
+            prepared=self.prepared,
+        )
+
+    def _prepare_once(self, phrasing: str, known: Prepared) -> tuple[tuple[str, ...], str]:
+        done = self.prepared.get(phrasing) or known.get(phrasing)
+        if done is None:
+            tokens, text = self.prepare(phrasing)
+            done = (tuple(tokens), text)
+        self.prepared[phrasing] = done
+        return done
 
     def prepare(self, question: str) -> tuple[list[str], str]:
         """Tokens and normalized text, with place names replaced by placeholders."""
@@ -376,16 +384,12 @@ class Matcher:
         out: list[str] = []
         i = 0
         while i < len(tokens):
-            if tokens[i] in self.tokens.idf or not _THAI.match(tokens[i]):
+            if tokens[i] in self._known or not _THAI.match(tokens[i]):
                 out.append(tokens[i])
                 i += 1
                 continue
             end = i
-            while (
-                end < len(tokens)
-                and tokens[end] not in self.tokens.idf
-                and _THAI.match(tokens[end])
-            ):
+            while end < len(tokens) and tokens[end] not in self._known and _THAI.match(tokens[end]):
                 end += 1
             best: tuple[float, int, str] | None = None
             # The word after the run, when it is a Thai word: never a placeholder ("จ.สตูล" is
@@ -407,7 +411,7 @@ class Matcher:
         """Runs of unknown Thai fragments that spell a known word but for tone marks or a
         confused letter ("ผาน", "ประสานงาร" no; "โควิท" → โควิด no; "ศึกสา" → ศึกษา), joined
         back into it: the longest run from each fragment whose skeleton is a known word's."""
-        known = self.tokens.idf
+        known = self._known
         out: list[str] = []
         i, n = 0, len(tokens)
         while i < n:
@@ -469,67 +473,40 @@ class Matcher:
 
     def _best_documents(self, tokens: list[str], text: str) -> list[tuple[int, float]]:
         """The `FUZZ_TOP_DOCS` documents with the best W_TOKENS · token cosine + W_CHARS · trigram
-        cosine, and that score; best first, equal scores in the order the documents were met."""
-        by_tokens, by_grams = self.tokens.query(tokens), self.grams.query(trigrams(text))
-        present = set(tokens)
+        cosine, and that score; best first, of equal scores the first indexed first."""
+        scores = W_TOKENS * self.tokens.cosines(tokens) + W_CHARS * self.grams.cosines(
+            trigrams(text)
+        )
         # Only the few documents of entries with `requires_any` can be ruled out; the rest pass.
-        blocked = {d for d, needs in self._doc_requires.items() if not needs & present}
-        scores = self._partial_scores(by_tokens, by_grams, blocked)
-        best = _best_distinct(scores, FUZZ_TOP_DOCS)
-        return best if best is not None else self._best_met(by_tokens, by_grams, scores)
+        present = set(tokens)
+        for needs, docs in self._requires_docs:
+            if not needs & present:
+                scores[docs] = 0.0
+        met = np.flatnonzero(scores)
+        # Sorting every document met is slow; the best few hundred are sure to hold the ones
+        # wanted, unless one topic fills them all (then everything is sorted).
+        for room in (SORTED_FIRST, len(met)):
+            head = met
+            if len(met) > room:  # those reaching the room's last place, ties with it included
+                cut = np.partition(scores[met], len(met) - room)[len(met) - room]
+                head = met[scores[met] >= cut]
+            best = self._few_per_topic(head[np.argsort(-scores[head], kind="stable")], scores)
+            if len(best) == FUZZ_TOP_DOCS or len(head) == len(met):
+                return best
+        return []  # not reached: the second room holds every document
 
-    def _partial_scores(
-        self, by_tokens: _Query, by_grams: _Query, blocked: set[int]
-    ) -> dict[int, float]:
-        """W_TOKENS · token cosine + W_CHARS · trigram cosine of every document that can be among
-        the `FUZZ_TOP_DOCS` best; the documents that cannot are left out, unscored.
-
-        The documents sharing a word with the question are few and scored first; the
-        `FUZZ_TOP_DOCS`-th best of them is a floor the best must reach. A document sharing no
-        word scores W_CHARS · trigram cosine, and only those sharing a trigram heavy enough to
-        lift them to the floor are scored (`_Index.reach`). The rest score below the floor,
-        so they could neither be among the best nor tie with them."""
-        dots = self.tokens.dots(by_tokens), self.grams.dots(by_grams)
-        worded = by_tokens.documents() - blocked
-        scores = self._score(by_tokens, by_grams, dots, worded)
-        floor = 0.0
-        if len(scores) >= FUZZ_TOP_DOCS:
-            floor = sorted(scores.values(), reverse=True)[FUZZ_TOP_DOCS - 1]
-        others = self.grams.reach(by_grams, W_CHARS, floor) - worded - blocked
-        scores.update(self._score(by_tokens, by_grams, dots, others))
-        return scores
-
-    def _score(
-        self,
-        by_tokens: _Query,
-        by_grams: _Query,
-        dots: tuple[list[float], list[float]],
-        docs: Iterable[int],
-    ) -> dict[int, float]:
-        (token_dots, gram_dots), token_norm, gram_norm = dots, by_tokens.norm, by_grams.norm
-        token_norms, gram_norms = self.tokens.norms, self.grams.norms
-        scores = {}
-        for d in docs:  # the cosines written out: this loop is the ranking's hottest
-            t, g = token_dots[d], gram_dots[d]
-            # A document no token (or trigram) reaches scores 0.0 on it, as it always has.
-            scores[d] = (W_TOKENS * (t / (token_norm * token_norms[d])) if t else 0.0) + (
-                W_CHARS * (g / (gram_norm * gram_norms[d])) if g else 0.0
-            )
-        return scores
-
-    @staticmethod
-    def _best_met(
-        by_tokens: _Query, by_grams: _Query, scores: dict[int, float]
-    ) -> list[tuple[int, float]]:
-        """The `FUZZ_TOP_DOCS` best documents when some score the same. Equal scores keep the order
-        the ranking has always met documents in, so that no answer changes: the iteration order
-        of the set of documents sharing a token joined with the set sharing a trigram, each built
-        from the documents in the order the query's features meet them."""
-        met = set(by_tokens.met()) | set(by_grams.met())
-        ordered = {d: scores[d] for d in met if d in scores}
-        # nlargest is sorted(..., reverse=True)[:n]: among equal scores the first met comes first.
-        best = heapq.nlargest(FUZZ_TOP_DOCS, ordered, key=ordered.__getitem__)
-        return [(d, ordered[d]) for d in best]
+    def _few_per_topic(self, ordered: np.ndarray, scores: np.ndarray) -> list[tuple[int, float]]:
+        """The first `FUZZ_TOP_DOCS` of `ordered`, at most `DOCS_PER_TOPIC` of each topic."""
+        best: list[tuple[int, float]] = []
+        per_topic: Counter[int] = Counter()
+        for d in ordered.tolist():
+            topic = self._topic_of[d]
+            if per_topic[topic] < DOCS_PER_TOPIC:
+                per_topic[topic] += 1
+                best.append((d, float(scores[d])))
+                if len(best) == FUZZ_TOP_DOCS:
+                    break
+        return best
 
     def features(self, question: str) -> tuple[list[Candidate], list[float], Redirect | None]:
         """The ranking of a question and what the decision sees of it (`decision.FEATURES`)."""
@@ -564,13 +541,20 @@ class Matcher:
             swapped = self.features(thai_layout(question))
             if self.decider.probability(swapped[1]) > self.decider.probability(values):
                 ranked, values, redirect = swapped[0], swapped[1], redirect or swapped[2]
-        if not ranked:
-            return MatchResult(None, 0.0, None, None, 0.0, False, redirect=_id(redirect))
-        first = ranked[0]
-        second = ranked[1] if len(ranked) > 1 else Candidate("", 0.0)
-        action, p = self.decider.decide(values, has_second=bool(second.id))
-        if redirect is not None:
-            action = "none"  # another service: a pointer, never a guess
+        topics = [c for c in ranked if c.id != OUT_OF_SCOPE]
+        if not topics:
+            return MatchResult(
+                None, 0.0, None, None, 0.0, False, redirect=_id(redirect), out_of_scope=bool(ranked)
+            )
+        # The decision sees the ranking as it is, out-of-scope owner and all; it never answers
+        # with that owner, nor offers it.
+        out_of_scope = ranked[0].id == OUT_OF_SCOPE
+        first = topics[0]
+        second = topics[1] if len(topics) > 1 else Candidate("", 0.0)
+        has_second = len(ranked) > 1 and ranked[1].id != OUT_OF_SCOPE
+        action, p = self.decider.decide(values, has_second=has_second)
+        if redirect is not None or out_of_scope:
+            action = "none"  # another service, or most like what we do not serve: never a guess
         return MatchResult(
             id=first.id if action != "none" else None,
             score=first.score,
@@ -580,6 +564,7 @@ class Matcher:
             ambiguous=action == "choose",
             probability=round(p, 4),
             redirect=_id(redirect),
+            out_of_scope=out_of_scope,
         )
 
     def _match_by_threshold(self, question: str) -> MatchResult:

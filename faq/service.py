@@ -8,11 +8,13 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
+from faq import prepared
 from faq.decision import Decider, load_redirects
 from faq.directory import Directory, Region
 from faq.kb import Entry, Link, load_entries
 from faq.matcher import Matcher, MatchResult
 from faq.normalize import DATA, Tokenizer
+from faq.question_sets import learned
 
 CALL_DESK = "โทร 091-949-3261 หรือ 091-949-3262 (ตลอด 24 ชั่วโมง)"
 
@@ -95,6 +97,8 @@ class FaqService:
             directory,
             decider=Decider.load(data_dir / "decider.json"),
             redirects=load_redirects(data_dir / "redirects.yaml"),
+            asked=learned(data_dir),
+            prepared=prepared.load(data_dir),
         )
         return cls(entries, matcher, directory)
 
@@ -108,7 +112,7 @@ class FaqService:
             return Reply(
                 Kind.UNKNOWN,
                 self._redirect_text(result.redirect)
-                or (ASK_WHAT if result.best is None else NO_MATCH),
+                or (ASK_WHAT if result.best is None and not result.out_of_scope else NO_MATCH),
                 score=result.score,
                 runner_up=result.best,
                 runner_up_score=result.score,

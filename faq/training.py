@@ -6,10 +6,10 @@ never seen it:
 - held-out phrasings: the knowledge base's example phrasings in five folds, each fold scored by
   a matcher built without it, as typed and with generated chat noise (spaces dropped, tone marks
   slipped, particles, a story before the question);
-- our own question sets (`tuning.jsonl`, `fresh*.jsonl`; never `styles_dev.jsonl` nor the blind
-  sets, which measure the result);
+- our question sets (`question_sets`: every set the matcher learns from), each scored by a
+  matcher that learned all the others but not it, as a set written later would meet the matcher;
 - off-topic and near-miss questions: the out-of-scope lines of those sets and generated ones
-  (other services, chit-chat, the knowledge base's own words about something else).
+  (other services, chit-chat).
 
 Label: 1 when the top-ranked topic is the right one. The answer line is then the probability
 that maximizes right answers minus wrong ones (costing a wrong answer double lost a sixth of the
@@ -24,12 +24,14 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from faq import prepared
 from faq.decision import Decider, fit_logistic, load_redirects
 from faq.directory import Directory
 from faq.evaluation import read_rows
 from faq.kb import Entry, load_entries
 from faq.matcher import Matcher
 from faq.normalize import DATA, Tokenizer
+from faq.question_sets import learned, learned_sets
 
 FOLDS = 5
 WRONG_COST = 1.0
@@ -157,21 +159,31 @@ def examples(data_dir: Path = DATA, seed: int = 2563) -> Iterator[tuple[Matcher,
     tokenizer = Tokenizer(data_dir)
     directory = Directory(data_dir / "directory.yaml")
     redirects = load_redirects(data_dir / "redirects.yaml")
+
+    # Every matcher below indexes phrasings the first has prepared already.
+    done = Matcher(
+        entries, tokenizer, directory, asked=learned(data_dir), prepared=prepared.load(data_dir)
+    ).prepared
+
+    def matcher(kb: list[Entry], leave_out: str | None = None) -> Matcher:
+        asked = learned(data_dir, leave_out=[leave_out] if leave_out else [])
+        return Matcher(kb, tokenizer, directory, redirects=redirects, asked=asked, prepared=done)
+
     for fold in range(FOLDS):
         kept, held = _fold_examples(entries, fold)
-        matcher = Matcher(kept, tokenizer, directory, redirects=redirects)
+        fold_matcher = matcher(kept)
         for question, topic in held:
-            yield matcher, question, topic
-            yield matcher, _noisy(question, rng), topic
-            yield matcher, _noisy(question, rng), topic
+            yield fold_matcher, question, topic
+            yield fold_matcher, _noisy(question, rng), topic
+            yield fold_matcher, _noisy(question, rng), topic
         # Off-topic questions ask the same matchers, so both classes see the same ranking noise.
         for question in OFF_TOPIC[fold::FOLDS]:
-            yield matcher, question, None
-            yield matcher, _noisy(question, rng), None
-    full = Matcher(entries, tokenizer, directory, redirects=redirects)
-    for path in [*sorted(data_dir.glob("fresh*.jsonl")), data_dir / "tuning.jsonl"]:
+            yield fold_matcher, question, None
+            yield fold_matcher, _noisy(question, rng), None
+    for path in learned_sets(data_dir):
+        without = matcher(entries, leave_out=path.name)
         for row in read_rows(path):
-            yield full, row["q"], row["id"]
+            yield without, row["q"], row["id"]
 
 
 def train(data_dir: Path = DATA) -> tuple[Decider, dict]:
@@ -203,3 +215,15 @@ def train(data_dir: Path = DATA) -> tuple[Decider, dict]:
         "answer_at_gain": best_gain,
     }
     return model, note
+
+
+def prepare(data_dir: Path = DATA) -> int:
+    """Store every phrasing the service indexes, prepared (`faq.prepared`); how many."""
+    matcher = Matcher(
+        load_entries(data_dir / "kb.yaml"),
+        Tokenizer(data_dir),
+        Directory(data_dir / "directory.yaml"),
+        asked=learned(data_dir),
+    )
+    prepared.save(data_dir, matcher.prepared)
+    return len(matcher.prepared)
