@@ -86,13 +86,6 @@ FUZZ_TOP_DOCS = 12
 DOCS_PER_TOPIC = 3
 # How many of the best-scoring documents are sorted first, in the hope they hold those twelve.
 SORTED_FIRST = 200
-# A question naming another service (`redirects.yaml`) is about it, and declined with a pointer,
-# when our out-of-scope questions come within this of its best topic; further off, the service
-# is named in passing in a survey question ("ยายกินเบี้ยผู้สูงอายุ รายได้ต้องกรอกยังไง"), which the
-# decision then weighs as any other. On sets J to Q, each left out: stories 733 → 740 of 768 right,
-# near-miss lines declined 311 → 310 of 320; at 0.2, 742 and 309; no margin at all (any service
-# named in passing): 750 and 298.
-REDIRECT_MARGIN = 0.3
 # The ranking's candidates get this much of their share under the word model (`word_model`).
 # Ranked first on our seven question sets: 1,668 → 1,684 of 1,730 (stories 411 → 418) at 0.05,
 # 13-19 more from 0.03 to 0.15, 4 at 0.4. After the third pass's words, cues and phrasings had
@@ -267,7 +260,6 @@ class Matcher:
             gram_sets.append(trigrams(text))
             documents.append((owner, tokens))
         self.words = WordModel(documents)
-        self._learned_out_of_scope = OUT_OF_SCOPE in self.owners
         self.tokens = _Index(token_sets, self.owners)
         numbered = {owner: n for n, owner in enumerate(dict.fromkeys(self.owners))}
         self._topic_of = [numbered[owner] for owner in self.owners]
@@ -526,8 +518,6 @@ class Matcher:
         # The question as typed (normalized), before English is read as Thai: "student loan"
         # is a loan, not a child.
         redirect = find_redirect(self.redirects, normalized)
-        if redirect is not None and self._learned_out_of_scope and not _near_out_of_scope(ranked):
-            redirect = None  # named in passing, in a survey question ("ยายกินเบี้ยผู้สูงอายุ …")
         first = ranked[0] if ranked else Candidate("", 0.0)
         second = ranked[1] if len(ranked) > 1 else Candidate("", 0.0)
         values = [
@@ -536,7 +526,7 @@ class Matcher:
             second.score,
             unknown,
             math.log1p(len(words)) / 3,
-            float(redirect is not None),
+            next((c.score for c in ranked if c.id == OUT_OF_SCOPE), 0.0),  # outside
         ]
         return ranked, values, redirect
 
@@ -563,8 +553,8 @@ class Matcher:
         second = topics[1] if len(topics) > 1 else Candidate("", 0.0)
         has_second = len(ranked) > 1 and ranked[1].id != OUT_OF_SCOPE
         action, p = self.decider.decide(values, has_second=has_second)
-        if redirect is not None or out_of_scope:
-            action = "none"  # another service, or most like what we do not serve: never a guess
+        if out_of_scope:
+            action = "none"  # most like what we do not serve: never a guess
         return MatchResult(
             id=first.id if action != "none" else None,
             score=first.score,
@@ -601,13 +591,6 @@ class Matcher:
 _SKELETON = str.maketrans(
     "ศษซณธฑฒภใญฐฆฎฏฬ", "สสสนทททพไยถคดตล", "\u0e47\u0e48\u0e49\u0e4a\u0e4b\u0e4c"
 )
-
-
-def _near_out_of_scope(ranked: Sequence[Candidate]) -> bool:
-    """Whether our out-of-scope questions come within `REDIRECT_MARGIN` of the best topic."""
-    out = next((c.score for c in ranked if c.id == OUT_OF_SCOPE), 0.0)
-    best = next((c.score for c in ranked if c.id != OUT_OF_SCOPE), 0.0)
-    return best - out < REDIRECT_MARGIN
 
 
 def _without_askers_roles(tokens: list[str]) -> list[str]:

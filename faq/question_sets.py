@@ -21,8 +21,8 @@ from faq.evaluation import read_rows
 from faq.normalize import DATA
 
 # Blind sets not scored yet (faq/data/blind.md): never learned from, never run here before their
-# one score. (blindC and holdout2 were scored once on 2026-11-25, blindD to blindQ on 2026-11-26.)
-HELD_OUT: frozenset[str] = frozenset({"blindR.jsonl", "blindS.jsonl"})
+# one score. (blindC and holdout2 were scored once on 2026-11-25, blindD to blindS on 2026-11-26.)
+HELD_OUT: frozenset[str] = frozenset({"blindT.jsonl", "blindU.jsonl"})
 
 # The owner of the out-of-scope phrasings in the ranking; never a topic of the knowledge base.
 OUT_OF_SCOPE = "(out-of-scope)"

@@ -1096,12 +1096,10 @@ def test_cli_eval_scores_a_learned_set_without_it():
         ("ครูบำนาญค่ะ ในหมู่บ้านมีบ้านนายก อบต. ต้องตรวจข้อมูลเป็นพิเศษไหมคะ", "check-vip-households"),
     ],
 )
-def test_a_service_named_in_passing_is_no_redirect(faq, kb_matcher, question, topic):
-    """A pensioner says who they are (บำนาญ names the salaries redirect): far from every
-    out-of-scope question, the survey question is answered; asked about, the pension is still
-    declined with the pointer. Without out-of-scope questions learned, every mention redirects."""
+def test_a_service_named_in_passing_does_not_decline_a_survey_question(faq, question, topic):
+    """A pensioner says who they are (บำนาญ names the salaries redirect): the survey question is
+    answered; asked about, the pension is declined with the pointer."""
     result = faq.matcher.match(question)
-    assert (result.action, result.id, result.redirect) == ("answer", topic, None)
-    assert kb_matcher.match(question).redirect == "salaries"
-    about = faq.matcher.match("บำนาญเดือนนี้เข้าวันไหนครับ")
-    assert (about.action, about.redirect) == ("none", "salaries")
+    assert (result.action, result.id, result.redirect) == ("answer", topic, "salaries")
+    about = faq.respond("บำนาญเดือนนี้เข้าวันไหนครับ")
+    assert about.action == "none" and about.text.startswith(REDIRECT_INTRO)
