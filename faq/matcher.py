@@ -142,37 +142,39 @@ class _Index:
     meet thousands of them: the sums run in numpy (`bincount` over the query's postings), where
     a Python loop over them took most of a question's time."""
 
-    def __init__(self, docs: list[set[str]], owners: list[str]) -> None:
-        entries_with: dict[str, set[str]] = defaultdict(set)
+    def __init__(self, docs: list[set[str]], owners: list[str], damped: Iterable[str] = ()) -> None:
+        # How many entries have each feature: each entry's features gathered, then counted (set
+        # and Counter updates run in C, not a Python step per feature of every document).
+        per_entry: dict[str, set[str]] = defaultdict(set)
         for features, owner in zip(docs, owners, strict=True):
-            for f in features:
-                entries_with[f].add(owner)
-        n_entries = len(set(owners))
+            per_entry[owner].update(features)
+        having: Counter[str] = Counter()
+        for features in per_entry.values():
+            having.update(features)
+        n_entries = len(per_entry)
         # IDF over entries, not documents: ten phrasings of one topic are one piece of evidence.
-        self.idf = {f: math.log(1 + n_entries / len(e)) for f, e in entries_with.items()}
+        self.idf = {f: math.log(1 + n_entries / n) for f, n in having.items()}
+        # `damped` get the lowest weight: evidence of nothing on their own.
+        floor = min(self.idf.values(), default=1.0)
+        self.idf.update((f, floor) for f in damped if f in self.idf)
         self.unknown_idf = math.log(1 + n_entries / 0.5)
-        self._docs = docs
-        postings: dict[str, list[int]] = defaultdict(list)
-        for doc_id, features in enumerate(docs):
-            for f in features:
-                postings[f].append(doc_id)
-        self.postings = {f: np.array(p, dtype=np.int32) for f, p in postings.items()}
+        # The postings: every (feature, document) pair as numbers, sorted by feature (stably, so
+        # each feature's documents stay in order), cut into one array per feature.
+        names = list(self.idf)
+        number = {f: i for i, f in enumerate(names)}
+        lengths = [len(features) for features in docs]
+        pairs = (number[f] for features in docs for f in features)
+        flat = np.fromiter(pairs, dtype=np.int64, count=sum(lengths))
+        doc_of = np.repeat(np.arange(len(docs), dtype=np.int32), lengths)
+        cuts = np.cumsum(np.bincount(flat, minlength=len(names)))[:-1]
+        pieces = np.split(doc_of[np.argsort(flat, kind="stable")], cuts) if names else []
+        self.postings = dict(zip(names, pieces, strict=True))
         self.size = len(docs)
-        self._weigh()
-
-    def _weigh(self) -> None:
+        squares = {f: w**2 for f, w in self.idf.items()}
         # fsum is exact: a norm does not hang on the order a set of features iterates in.
         self.norms = np.array(
-            [math.sqrt(math.fsum(self.idf[f] ** 2 for f in doc)) or 1.0 for doc in self._docs]
+            [math.sqrt(math.fsum(map(squares.__getitem__, doc))) or 1.0 for doc in docs]
         )
-
-    def damp(self, features: Iterable[str]) -> None:
-        """Give `features` the lowest weight: evidence of nothing on their own."""
-        floor = min(self.idf.values(), default=1.0)
-        for f in features:
-            if f in self.idf:
-                self.idf[f] = floor
-        self._weigh()
 
     def weight(self, feature: str) -> float:
         return self.idf.get(feature, self.unknown_idf)
@@ -260,11 +262,10 @@ class Matcher:
             gram_sets.append(trigrams(text))
             documents.append((owner, tokens))
         self.words = WordModel(documents)
-        self.tokens = _Index(token_sets, self.owners)
+        # A place name alone says nothing ("เที่ยวเชียงใหม่" is no coordinator question).
+        self.tokens = _Index(token_sets, self.owners, damped=[PROVINCE, REGION])
         numbered = {owner: n for n, owner in enumerate(dict.fromkeys(self.owners))}
         self._topic_of = [numbered[owner] for owner in self.owners]
-        # A place name alone says nothing ("เที่ยวเชียงใหม่" is no coordinator question).
-        self.tokens.damp([PROVINCE, REGION])
         self.grams = _Index(gram_sets, self.owners)
         # Each topic's words over all its phrasings: phrasings having the word · its IDF, unit length.
         having: dict[str, Counter[str]] = defaultdict(Counter)
