@@ -7,8 +7,9 @@ are short and tidy; these are not, so the matcher indexes them too: an in-scope 
 phrasing of its topic, an out-of-scope one as a phrasing of `OUT_OF_SCOPE`, which a question that
 resembles it most is declined as.
 
-Left out on purpose, as long as they are named in `HELD_OUT`: blind sets not scored yet. They
-measure the matcher, once; learned from, they could not.
+Left out on purpose, as long as they are named in `HELD_OUT`: blind sets not scored yet (they
+measure the matcher, once; learned from, they could not), and the sets that measured the matcher
+shipped (learned, they would no longer describe it).
 """
 
 from __future__ import annotations
