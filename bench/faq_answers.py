@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.faq_bench import synthesize  # noqa: E402
 from faq.normalize import DATA  # noqa: E402
-from faq.question_sets import HELD_OUT  # noqa: E402
+from faq.question_sets import learned_sets  # noqa: E402
 from faq.service import FaqService  # noqa: E402
 from faq.training import examples, train  # noqa: E402
 
@@ -39,9 +39,9 @@ SAMPLE = ROOT / "tests" / "data" / "faq" / "matches.jsonl"
 
 
 def our_sets() -> list[Path]:
-    """Every question set but the blind sets not scored yet (`question_sets.HELD_OUT`): running
-    the matcher on them here would unblind them before the one score that counts."""
-    return [p for p in sorted(DATA.glob("*.jsonl")) if p.name not in HELD_OUT]
+    """Every question set but the blind sets held out (`question_sets.HELD_OUT`): running the
+    matcher on a set not scored yet would unblind it before the one score that counts."""
+    return learned_sets(DATA)
 
 
 def question_sets() -> list[Path]:

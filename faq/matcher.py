@@ -264,8 +264,6 @@ class Matcher:
         self.words = WordModel(documents)
         # A place name alone says nothing ("เที่ยวเชียงใหม่" is no coordinator question).
         self.tokens = _Index(token_sets, self.owners, damped=[PROVINCE, REGION])
-        numbered = {owner: n for n, owner in enumerate(dict.fromkeys(self.owners))}
-        self._topic_of = [numbered[owner] for owner in self.owners]
         self.grams = _Index(gram_sets, self.owners)
         # Each topic's words over all its phrasings: phrasings having the word · its IDF, unit length.
         having: dict[str, Counter[str]] = defaultdict(Counter)
@@ -499,9 +497,9 @@ class Matcher:
     def _few_per_topic(self, ordered: np.ndarray, scores: np.ndarray) -> list[tuple[int, float]]:
         """The first `FUZZ_TOP_DOCS` of `ordered`, at most `DOCS_PER_TOPIC` of each topic."""
         best: list[tuple[int, float]] = []
-        per_topic: Counter[int] = Counter()
+        per_topic: Counter[str] = Counter()
         for d in ordered.tolist():
-            topic = self._topic_of[d]
+            topic = self.owners[d]
             if per_topic[topic] < DOCS_PER_TOPIC:
                 per_topic[topic] += 1
                 best.append((d, float(scores[d])))

@@ -45,7 +45,6 @@ def load_asked(paths: Iterable[Path]) -> list[Asked]:
     return [Asked(row["q"], row["id"], path.name) for path in paths for row in read_rows(path)]
 
 
-def learned(data_dir: Path = DATA, leave_out: Iterable[str] = ()) -> list[Asked]:
-    """Every question the matcher learns from, but those of the sets named in `leave_out`."""
-    skipped = set(leave_out)
-    return load_asked(p for p in learned_sets(data_dir) if p.name not in skipped)
+def learned(data_dir: Path = DATA) -> list[Asked]:
+    """Every question the matcher learns from (`Matcher.without` leaves a set out)."""
+    return load_asked(learned_sets(data_dir))

@@ -160,18 +160,22 @@ def examples(data_dir: Path = DATA, seed: int = 2563) -> Iterator[tuple[Matcher,
     directory = Directory(data_dir / "directory.yaml")
     redirects = load_redirects(data_dir / "redirects.yaml")
 
-    # Every matcher below indexes phrasings the first has prepared already.
-    done = Matcher(
-        entries, tokenizer, directory, asked=learned(data_dir), prepared=prepared.load(data_dir)
-    ).prepared
-
-    def matcher(kb: list[Entry], leave_out: str | None = None) -> Matcher:
-        asked = learned(data_dir, leave_out=[leave_out] if leave_out else [])
-        return Matcher(kb, tokenizer, directory, redirects=redirects, asked=asked, prepared=done)
+    asked = learned(data_dir)
+    # Every matcher below indexes phrasings this one has prepared already.
+    full = Matcher(
+        entries,
+        tokenizer,
+        directory,
+        redirects=redirects,
+        asked=asked,
+        prepared=prepared.load(data_dir),
+    )
 
     for fold in range(FOLDS):
         kept, held = _fold_examples(entries, fold)
-        fold_matcher = matcher(kept)
+        fold_matcher = Matcher(
+            kept, tokenizer, directory, redirects=redirects, asked=asked, prepared=full.prepared
+        )
         for question, topic in held:
             yield fold_matcher, question, topic
             yield fold_matcher, _noisy(question, rng), topic
@@ -181,7 +185,7 @@ def examples(data_dir: Path = DATA, seed: int = 2563) -> Iterator[tuple[Matcher,
             yield fold_matcher, question, None
             yield fold_matcher, _noisy(question, rng), None
     for path in learned_sets(data_dir):
-        without = matcher(entries, leave_out=path.name)
+        without = full.without(path.name)
         for row in read_rows(path):
             yield without, row["q"], row["id"]
 
